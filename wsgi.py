@@ -1,0 +1,3 @@
+from lti_tool.app import create_app
+
+app = create_app()
