@@ -1,0 +1,505 @@
+"""OIDC login initiation and id_token validation: the security core of every LTI 1.3 launch.
+
+We validate here rather than through pylti1p3's MessageLaunch because the launch is where the
+known failures of tool libraries live (see docs/launch-validation.md): a nonce that is never
+consumed, `azp` unchecked, zero clock leeway, state kept only in a cookie, the platform JWKS fetched
+on every launch, and unknown issuers surfacing as 500s. pylti1p3 still provides the tool config,
+deep linking and the LTI Advantage services on top of the validated launch.
+
+Every rejection is a LaunchError with a stable reason code, a message an LMS admin can act on,
+and, where it helps, the exact command that fixes it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+from flask import current_app
+
+from lti_tool import registry
+from lti_tool.cache import cache
+from lti_tool.models import Deployment, PlatformClient
+from lti_tool.platform_keys import PlatformKeyError, verification_key
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+MESSAGE_TYPE = CLAIM + "message_type"
+VERSION = CLAIM + "version"
+DEPLOYMENT_ID = CLAIM + "deployment_id"
+ROLES = CLAIM + "roles"
+TARGET_LINK_URI = CLAIM + "target_link_uri"
+RESOURCE_LINK = CLAIM + "resource_link"
+CONTEXT = CLAIM + "context"
+DEEP_LINKING_SETTINGS = DL_CLAIM + "deep_linking_settings"
+
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+SUPPORTED_MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
+
+STATE_COOKIE_PREFIX = "lti1p3_state_"
+MAX_ID_TOKEN_BYTES = 64 * 1024
+MAX_PARAM_CHARS = 4096
+
+# Reason code -> short title shown on the error page and counted in the launch log.
+REASONS = {
+    "bad_login_request": "The LMS sent an incomplete login request",
+    "unknown_issuer": "This LMS is not registered with the tool",
+    "unknown_client": "This client id is not registered with the tool",
+    "unknown_deployment": "This deployment is not registered with the tool",
+    "bad_target": "The launch points outside this tool",
+    "malformed_jwt": "The launch token is malformed",
+    "bad_signature": "The launch token's signature is not valid",
+    "unknown_kid": "The launch token was signed with an unknown key",
+    "jwks_unreachable": "The LMS's public keys could not be fetched",
+    "expired": "The launch token has expired",
+    "iat_future": "The launch token was issued in the future",
+    "wrong_aud": "The launch token is addressed to another tool",
+    "azp_mismatch": "The launch token's authorized party does not match",
+    "nonce_replayed": "This launch was already used",
+    "state_missing": "The launch has no state",
+    "state_mismatch": "The launch does not match a login started by this browser",
+    "wrong_message_type": "The tool does not handle this kind of LTI message",
+    "wrong_version": "The launch is not LTI 1.3",
+    "missing_claim": "The launch token lacks a required claim",
+}
+
+
+class LaunchError(Exception):
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        command: str | None = None,
+        status: int = 400,
+        log: Mapping[str, Any] | None = None,
+    ):
+        super().__init__(message)
+        assert reason in REASONS, reason
+        self.reason = reason
+        self.title = REASONS[reason]
+        self.message = message
+        self.hint = hint
+        self.command = command
+        self.status = status
+        # What is known about the attempt, for the launch log.
+        self.log: dict[str, Any] = dict(log or {})
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def _param(params: Mapping[str, str], name: str, *, required: bool = True) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        if required:
+            raise LaunchError(
+                "bad_login_request",
+                f"The login request has no {name!r} parameter.",
+                hint="LTI 1.3 login initiation needs iss, login_hint and target_link_uri.",
+            )
+        return None
+    if not isinstance(value, str) or len(value) > MAX_PARAM_CHARS:
+        raise LaunchError("bad_login_request", f"The {name!r} parameter is too long or not text.")
+    return value
+
+
+def add_platform_command(issuer: str, client_id: str | None, deployment_id: str | None) -> str:
+    return (
+        "flask --app wsgi platform add"
+        f" --issuer {issuer}"
+        f" --client-id {client_id or 'CLIENT_ID'}"
+        " --auth-url AUTH_URL --token-url TOKEN_URL --jwks-url JWKS_URL"
+        f" --deployment-id {deployment_id or 'DEPLOYMENT_ID'}"
+    )
+
+
+def find_client_for_login(issuer: str, client_id: str | None, deployment_id: str | None) -> PlatformClient:
+    """The registration a login request is for: by (issuer, client id), never by issuer alone."""
+    log = {"issuer": issuer, "client_id": client_id, "deployment_id": deployment_id}
+    if client_id:
+        client = registry.find_client(issuer, client_id)
+        if client is not None:
+            return client
+        if registry.clients_of_issuer(issuer):
+            raise LaunchError(
+                "unknown_client",
+                f"The LMS at {issuer} is registered, but not with client id {client_id!r}.",
+                hint="Check the client id in the LMS's tool settings, or register it with the tool.",
+                command=f"flask --app wsgi platform client-add {issuer} --client-id {client_id}",
+                log=log,
+            )
+    else:
+        clients = registry.clients_of_issuer(issuer)
+        if len(clients) == 1:
+            return clients[0]
+        if len(clients) > 1:
+            raise LaunchError(
+                "unknown_client",
+                f"The LMS at {issuer} has several client ids registered and did not say which one "
+                "this login is for (no client_id parameter).",
+                hint="Configure the LMS to send client_id in its login request, or remove unused registrations.",
+                log=log,
+            )
+    raise LaunchError(
+        "unknown_issuer",
+        f"No LMS with issuer {issuer} is registered with this tool.",
+        hint="An administrator of the tool must register the LMS first, with the values from its tool settings.",
+        command=add_platform_command(issuer, client_id, deployment_id),
+        log=log,
+    )
+
+
+def _check_deployment(client: PlatformClient, deployment_id: str, log: Mapping[str, Any]) -> Deployment:
+    deployment = registry.find_deployment(client, deployment_id)
+    if deployment is None:
+        raise LaunchError(
+            "unknown_deployment",
+            f"Deployment {deployment_id!r} of the LMS at {client.issuer} (client id {client.client_id!r}) "
+            "is not registered with the tool.",
+            hint="Each place the LMS installs the tool has its own deployment id; register this one.",
+            command=(
+                f"flask --app wsgi platform deployment-add {client.issuer} "
+                f"--client-id {client.client_id} --deployment-id {deployment_id}"
+            ),
+            log=log,
+        )
+    return deployment
+
+
+@dataclass(frozen=True)
+class LoginRedirect:
+    url: str
+    state: str
+    cookie_name: str
+    cookie_max_age: int
+
+
+def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str) -> LoginRedirect:
+    """Answer an OIDC third-party-initiated login: where to send the browser, and the state kept."""
+    issuer = _param(params, "iss")
+    login_hint = _param(params, "login_hint")
+    target_link_uri = _param(params, "target_link_uri")
+    message_hint = _param(params, "lti_message_hint", required=False)
+    client_id = _param(params, "client_id", required=False)
+    deployment_id = _param(params, "lti_deployment_id", required=False) or _param(
+        params, "deployment_id", required=False
+    )
+    log = {"issuer": issuer, "client_id": client_id, "deployment_id": deployment_id}
+    if origin_of(target_link_uri) != tool_origin:
+        # Never an open redirect: a launch may only land on this tool.
+        raise LaunchError(
+            "bad_target",
+            f"The login asks to launch {target_link_uri}, which is not part of this tool ({tool_origin}).",
+            hint="Set the tool's target link URI in the LMS to this tool's launch URL.",
+            log=log,
+        )
+    client = find_client_for_login(issuer, client_id, deployment_id)
+    log["client_id"] = client.client_id
+    if deployment_id:
+        _check_deployment(client, deployment_id, log)
+
+    settings = _settings()
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    cache().set(
+        f"state:{state}",
+        {
+            "nonce": nonce,
+            "issuer": client.issuer,
+            "client_pk": client.id,
+            "client_id": client.client_id,
+            "target_link_uri": target_link_uri,
+            "created": time.time(),
+        },
+        settings.LOGIN_STATE_TTL_SECONDS,
+    )
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": client.client_id,
+        "redirect_uri": launch_url,
+        "login_hint": login_hint,
+        "state": state,
+        "nonce": nonce,
+    }
+    if message_hint:
+        query["lti_message_hint"] = message_hint  # opaque: passed back untouched
+    auth_url = client.platform.auth_url
+    separator = "&" if urlsplit(auth_url).query else "?"
+    return LoginRedirect(
+        url=auth_url + separator + urlencode(query),
+        state=state,
+        cookie_name=STATE_COOKIE_PREFIX + state,
+        cookie_max_age=settings.LOGIN_STATE_TTL_SECONDS,
+    )
+
+
+def origin_of(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    if not parts.scheme or not parts.hostname:
+        return ""
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname if port in (None, default) else f"{parts.hostname}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+@dataclass
+class ValidatedLaunch:
+    claims: dict[str, Any]
+    client: PlatformClient
+    deployment: Deployment
+    message_type: str
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+def _unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if len(id_token) > MAX_ID_TOKEN_BYTES:
+        raise LaunchError("malformed_jwt", "The id_token is larger than any LTI launch should be.")
+    try:
+        header = jwt.get_unverified_header(id_token)
+        body = jwt.decode(id_token, options={"verify_signature": False})
+    except (jwt.DecodeError, ValueError, TypeError, RecursionError):
+        raise LaunchError("malformed_jwt", "The id_token is not a well-formed JWT (three base64url parts of JSON).") from None
+    if not isinstance(header, dict) or not isinstance(body, dict):
+        raise LaunchError("malformed_jwt", "The id_token's header and body must be JSON objects.")
+    return header, body
+
+
+def _string_claim(body: Mapping[str, Any], name: str, log: Mapping[str, Any]) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise LaunchError("missing_claim", f"The id_token has no {name!r} claim (or it is not text).", log=log)
+    return value
+
+
+def _audiences(body: Mapping[str, Any], log: Mapping[str, Any]) -> list[str]:
+    aud = body.get("aud")
+    if isinstance(aud, str) and aud:
+        return [aud]
+    if isinstance(aud, list) and aud and all(isinstance(a, str) and a for a in aud):
+        return aud
+    raise LaunchError("missing_claim", "The id_token has no valid 'aud' claim.", log=log)
+
+
+def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> ValidatedLaunch:
+    """Check everything an LTI 1.3 launch must satisfy; consume its state and nonce on success."""
+    settings = _settings()
+    id_token = form.get("id_token")
+    state = form.get("state")
+    if not id_token:
+        error = form.get("error")
+        if error:
+            # The platform answered the authentication request with an OIDC error.
+            description = str(form.get("error_description") or "")[:500]
+            raise LaunchError(
+                "bad_login_request",
+                f"The LMS refused the login: {str(error)[:100]}" + (f" ({description})" if description else ""),
+            )
+        raise LaunchError("malformed_jwt", "The launch has no id_token.")
+    header, body = _unverified(id_token)
+    log: dict[str, Any] = {
+        "issuer": body.get("iss") if isinstance(body.get("iss"), str) else None,
+        "deployment_id": body.get(DEPLOYMENT_ID) if isinstance(body.get(DEPLOYMENT_ID), str) else None,
+        "message_type": body.get(MESSAGE_TYPE) if isinstance(body.get(MESSAGE_TYPE), str) else None,
+        "user_sub": body.get("sub") if isinstance(body.get("sub"), str) else None,
+    }
+    if not state:
+        raise LaunchError(
+            "state_missing", "The launch has no state parameter, so it cannot be tied to a login.", log=log
+        )
+    if header.get("alg") != "RS256":
+        raise LaunchError(
+            "bad_signature",
+            f"The id_token is signed with {str(header.get('alg'))[:20]!r}; LTI 1.3 requires RS256.",
+            log=log,
+        )
+    issuer = _string_claim(body, "iss", log)
+    audiences = _audiences(body, log)
+    azp = body.get("azp")
+    if azp is not None and (not isinstance(azp, str) or azp not in audiences):
+        raise LaunchError(
+            "azp_mismatch",
+            f"The id_token's azp {str(azp)[:255]!r} is not one of its audiences {audiences[:5]!r}.",
+            log=log,
+        )
+    if azp is None and len(audiences) > 1:
+        raise LaunchError(
+            "azp_mismatch", "The id_token has several audiences but no azp naming this tool's client id.", log=log
+        )
+    client_id = azp or audiences[0]
+    log["client_id"] = client_id
+
+    login = cache().get(f"state:{state}") if len(state) <= 100 else None
+    client = registry.find_client(issuer, client_id)
+    if client is None:
+        if login and login.get("issuer") == issuer:
+            raise LaunchError(
+                "wrong_aud",
+                f"The id_token is addressed to client id {client_id!r}, but this login was started "
+                f"for client id {login.get('client_id')!r}.",
+                log=log,
+            )
+        if registry.clients_of_issuer(issuer):
+            raise LaunchError(
+                "unknown_client",
+                f"The LMS at {issuer} is registered, but not with client id {client_id!r}.",
+                command=f"flask --app wsgi platform client-add {issuer} --client-id {client_id}",
+                log=log,
+            )
+        raise LaunchError(
+            "unknown_issuer",
+            f"No LMS with issuer {issuer} is registered with this tool.",
+            command=add_platform_command(issuer, client_id, log.get("deployment_id")),
+            log=log,
+        )
+    log["platform_id"] = client.platform_id
+    if login and login.get("client_pk") != client.id:
+        raise LaunchError(
+            "wrong_aud",
+            f"The id_token is addressed to client id {client_id!r}, but this login was started "
+            f"for client id {login.get('client_id')!r}.",
+            log=log,
+        )
+
+    try:
+        key = verification_key(client.platform, header.get("kid") if isinstance(header.get("kid"), str) else None)
+    except PlatformKeyError as exc:
+        raise LaunchError(exc.reason, exc.message, status=502 if exc.reason == "jwks_unreachable" else 400, log=log) from None
+    try:
+        claims = jwt.decode(
+            id_token,
+            key,
+            algorithms=["RS256"],
+            audience=client_id,
+            issuer=issuer,
+            leeway=settings.LAUNCH_LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "nonce"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise LaunchError(
+            "expired",
+            "The id_token has expired: the launch took too long, or the LMS clock is behind.",
+            hint=f"The tool allows {settings.LAUNCH_LEEWAY_SECONDS} s of clock drift (LAUNCH_LEEWAY_SECONDS).",
+            log=log,
+        ) from None
+    except jwt.ImmatureSignatureError:
+        raise LaunchError(
+            "iat_future",
+            "The id_token says it was issued in the future: the LMS clock is ahead of the tool's.",
+            hint=f"The tool allows {settings.LAUNCH_LEEWAY_SECONDS} s of clock drift (LAUNCH_LEEWAY_SECONDS); "
+            "check both servers synchronise their time (NTP).",
+            log=log,
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise LaunchError(
+            "bad_signature", "The id_token's signature does not match the LMS's public key.", log=log
+        ) from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise LaunchError("missing_claim", f"The id_token has no {exc.claim!r} claim.", log=log) from None
+    except jwt.InvalidAudienceError:
+        raise LaunchError("wrong_aud", f"The id_token is not addressed to client id {client_id!r}.", log=log) from None
+    except jwt.InvalidTokenError as exc:
+        raise LaunchError("malformed_jwt", f"The id_token is not valid: {str(exc)[:200]}", log=log) from None
+
+    deployment_id = _string_claim(claims, DEPLOYMENT_ID, log)
+    deployment = _check_deployment(client, deployment_id, log)
+    if claims.get(VERSION) != "1.3.0":
+        raise LaunchError(
+            "wrong_version",
+            f"The launch says LTI version {str(claims.get(VERSION))[:20]!r}; this tool speaks LTI 1.3.0.",
+            log=log,
+        )
+    message_type = claims.get(MESSAGE_TYPE)
+    if message_type not in SUPPORTED_MESSAGE_TYPES:
+        raise LaunchError(
+            "wrong_message_type",
+            f"The tool does not handle {str(message_type)[:60]!r} messages; it handles "
+            + " and ".join(SUPPORTED_MESSAGE_TYPES)
+            + ".",
+            log=log,
+        )
+    _check_message_claims(claims, message_type, log)
+
+    nonce = claims["nonce"]
+    if not isinstance(nonce, str) or len(nonce) > 255:
+        raise LaunchError("missing_claim", "The id_token's nonce is not a short string.", log=log)
+    nonce_key = f"nonce:{client.platform_id}:{nonce}"
+    if cache().get(nonce_key) is not None:
+        raise LaunchError(
+            "nonce_replayed",
+            "This id_token was already used for a launch; each launch token works once.",
+            hint="Open the tool again from the LMS.",
+            log=log,
+        )
+    if login is None:
+        raise LaunchError(
+            "state_mismatch",
+            "The launch's state is unknown or expired: it does not match a login started with this tool "
+            f"in the last {settings.LOGIN_STATE_TTL_SECONDS // 60} minutes.",
+            hint="Open the tool again from the LMS.",
+            log=log,
+        )
+    if cookies.get(STATE_COOKIE_PREFIX + state) != state:
+        raise LaunchError(
+            "state_mismatch",
+            "The browser did not send back the cookie set when this launch began, so the launch cannot "
+            "be tied to this browser.",
+            hint="The browser may block cookies inside the LMS frame: open the tool in a new window.",
+            log=log,
+        )
+    if login.get("nonce") != nonce:
+        raise LaunchError(
+            "state_mismatch", "The id_token's nonce does not match the one sent at login.", log=log
+        )
+
+    # Consume both, atomically: a second use of this state or nonce fails from here on.
+    if cache().pop(f"state:{state}") is None or not cache().add(
+        nonce_key, 1, int(claims["exp"] - time.time()) + settings.LAUNCH_LEEWAY_SECONDS + 60
+    ):
+        raise LaunchError(
+            "nonce_replayed", "This launch was used twice at the same moment; each works once.", log=log
+        )
+    return ValidatedLaunch(
+        claims=claims, client=client, deployment=deployment, message_type=message_type, log=log
+    )
+
+
+def _check_message_claims(claims: Mapping[str, Any], message_type: str, log: Mapping[str, Any]) -> None:
+    _string_claim(claims, "sub", log)
+    roles = claims.get(ROLES)
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise LaunchError("missing_claim", f"The id_token has no {ROLES!r} claim (a list of role URIs).", log=log)
+    if not isinstance(claims.get(TARGET_LINK_URI), str):
+        raise LaunchError("missing_claim", f"The id_token has no {TARGET_LINK_URI!r} claim.", log=log)
+    context = claims.get(CONTEXT)
+    if context is not None and (not isinstance(context, dict) or not isinstance(context.get("id"), str) or not context["id"]):
+        raise LaunchError("missing_claim", "The id_token's context claim has no id.", log=log)
+    if message_type == RESOURCE_LINK_REQUEST:
+        link = claims.get(RESOURCE_LINK)
+        if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
+            raise LaunchError("missing_claim", f"The id_token has no {RESOURCE_LINK!r} claim with an id.", log=log)
+    if message_type == DEEP_LINKING_REQUEST:
+        settings = claims.get(DEEP_LINKING_SETTINGS)
+        if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
+            raise LaunchError(
+                "missing_claim",
+                f"The deep-linking request has no deep_link_return_url in {DEEP_LINKING_SETTINGS!r}.",
+                log=log,
+            )
+    for name in ("name", "given_name", "family_name", "email", "picture", "locale"):
+        if name in claims and claims[name] is not None and not isinstance(claims[name], str):
+            raise LaunchError("missing_claim", f"The id_token's {name!r} claim is not text.", log=log)

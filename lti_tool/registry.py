@@ -1,0 +1,214 @@
+"""The platform registry: add, find, list and remove platforms, their client ids and deployments.
+
+Every input is checked here, so the CLI, the admin pages and dynamic registration refuse the same
+bad values with the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from lti_tool.db import db
+from lti_tool.models import Deployment, Platform, PlatformClient
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class RegistryError(ValueError):
+    """Bad registry input; the message names the field and what is wrong with it."""
+
+
+def check_url(field: str, value: str | None) -> str:
+    """An absolute https URL (http allowed for localhost only), without fragment or credentials."""
+    value = (value or "").strip()
+    if not value:
+        raise RegistryError(f"{field} is required")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise RegistryError(f"{field} {value!r} is not a valid URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise RegistryError(f"{field} {value!r} must be an absolute https:// URL")
+    if parts.scheme == "http" and host not in LOCAL_HOSTS:
+        raise RegistryError(
+            f"{field} {value!r} must use https:// (plain http is accepted for localhost only)"
+        )
+    if parts.username or parts.password:
+        raise RegistryError(f"{field} {value!r} must not carry a user name or password")
+    if parts.fragment:
+        raise RegistryError(f"{field} {value!r} must not have a #fragment")
+    if len(value) > 1000:
+        raise RegistryError(f"{field} is longer than 1000 characters")
+    return value
+
+
+def check_issuer(value: str | None) -> str:
+    # LTI issuers are https URLs; Moodle's is the site URL, Canvas's is canvas.instructure.com.
+    value = check_url("issuer", value)
+    if urlsplit(value).query:
+        raise RegistryError(f"issuer {value!r} must not have a query string")
+    return value
+
+
+def check_identifier(field: str, value: str | None) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise RegistryError(f"{field} is required")
+    if len(value) > 255:
+        raise RegistryError(f"{field} is longer than 255 characters")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise RegistryError(f"{field} {value!r} must not contain spaces or control characters")
+    return value
+
+
+def check_public_key(value: str | None) -> str:
+    value = (value or "").strip()
+    try:
+        load_pem_public_key(value.encode())
+    except ValueError:
+        raise RegistryError("public key must be a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)") from None
+    return value
+
+
+@dataclass(frozen=True)
+class PlatformInput:
+    issuer: str
+    client_id: str
+    auth_url: str
+    token_url: str
+    jwks_url: str | None = None
+    public_key: str | None = None
+    deployment_ids: tuple[str, ...] = ()
+    name: str | None = None
+
+
+def add_platform(data: PlatformInput) -> Platform:
+    """Register a platform with its first client id and deployments. The caller commits."""
+    issuer = check_issuer(data.issuer)
+    client_id = check_identifier("client id", data.client_id)
+    auth_url = check_url("auth URL", data.auth_url)
+    token_url = check_url("token URL", data.token_url)
+    jwks_url = check_url("JWKS URL", data.jwks_url) if data.jwks_url else None
+    public_key = check_public_key(data.public_key) if data.public_key else None
+    if not jwks_url and not public_key:
+        raise RegistryError("a JWKS URL (or a static public key) is required to verify launches")
+    deployment_ids = _check_deployment_ids(data.deployment_ids)
+    if find_client(issuer, client_id) is not None:
+        raise RegistryError(f"issuer {issuer} already has client id {client_id!r} registered")
+    name = (data.name or "").strip() or (urlsplit(issuer).hostname or issuer)
+    if len(name) > 200:
+        raise RegistryError("name is longer than 200 characters")
+
+    platform = Platform(
+        name=name,
+        issuer=issuer,
+        auth_url=auth_url,
+        token_url=token_url,
+        jwks_url=jwks_url,
+        public_key=public_key,
+    )
+    client = PlatformClient(issuer=issuer, client_id=client_id)
+    platform.clients.append(client)
+    for deployment_id in deployment_ids:
+        client.deployments.append(Deployment(platform=platform, deployment_id=deployment_id))
+    db.session.add(platform)
+    db.session.flush()
+    return platform
+
+
+def add_client(platform: Platform, client_id: str) -> PlatformClient:
+    client_id = check_identifier("client id", client_id)
+    if find_client(platform.issuer, client_id) is not None:
+        raise RegistryError(f"issuer {platform.issuer} already has client id {client_id!r} registered")
+    client = PlatformClient(issuer=platform.issuer, client_id=client_id)
+    platform.clients.append(client)
+    db.session.flush()
+    return client
+
+
+def add_deployment(client: PlatformClient, deployment_id: str) -> Deployment:
+    deployment_id = check_identifier("deployment id", deployment_id)
+    if any(d.deployment_id == deployment_id for d in client.deployments):
+        raise RegistryError(
+            f"deployment {deployment_id!r} is already registered for client id {client.client_id!r}"
+        )
+    deployment = Deployment(platform_id=client.platform_id, deployment_id=deployment_id)
+    client.deployments.append(deployment)
+    db.session.flush()
+    return deployment
+
+
+def _check_deployment_ids(values: Iterable[str]) -> list[str]:
+    checked: list[str] = []
+    for value in values:
+        value = check_identifier("deployment id", value)
+        if value not in checked:
+            checked.append(value)
+    if not checked:
+        raise RegistryError("at least one deployment id is required")
+    return checked
+
+
+def find_client(issuer: str, client_id: str) -> PlatformClient | None:
+    return db.session.scalar(
+        select(PlatformClient)
+        .where(PlatformClient.issuer == issuer, PlatformClient.client_id == client_id)
+        .options(selectinload(PlatformClient.platform))
+    )
+
+
+def clients_of_issuer(issuer: str) -> list[PlatformClient]:
+    return list(
+        db.session.scalars(
+            select(PlatformClient).where(PlatformClient.issuer == issuer).order_by(PlatformClient.id)
+        )
+    )
+
+
+def find_deployment(client: PlatformClient, deployment_id: str) -> Deployment | None:
+    return db.session.scalar(
+        select(Deployment).where(
+            Deployment.client_pk == client.id, Deployment.deployment_id == deployment_id
+        )
+    )
+
+
+def get_platform(ref: str | int) -> Platform:
+    """A platform by numeric id or by issuer (when the issuer has a single platform)."""
+    ref = str(ref).strip()
+    if ref.isdigit():
+        platform = db.session.get(Platform, int(ref))
+        if platform is None:
+            raise RegistryError(f"no platform with id {ref}")
+        return platform
+    matches = list(db.session.scalars(select(Platform).where(Platform.issuer == ref)))
+    if not matches:
+        raise RegistryError(f"no platform with issuer {ref!r}")
+    if len(matches) > 1:
+        ids = ", ".join(str(p.id) for p in matches)
+        raise RegistryError(f"issuer {ref!r} has several platforms ({ids}); give the numeric id")
+    return matches[0]
+
+
+def list_platforms() -> list[Platform]:
+    return list(
+        db.session.scalars(
+            select(Platform)
+            .options(selectinload(Platform.clients).selectinload(PlatformClient.deployments))
+            .order_by(Platform.id)
+        )
+    )
+
+
+def remove_platform(platform: Platform) -> None:
+    """Remove a platform and every row that belongs to it. The caller commits."""
+    db.session.delete(platform)
+    db.session.flush()
