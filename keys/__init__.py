@@ -1,0 +1,1 @@
+"""The tool's own RSA signing keys: generation, encrypted storage, rotation, JWKS."""
