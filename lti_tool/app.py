@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from config.settings import PROJECT_ROOT
-from lti_tool import cache, errors
+from lti_tool import cache, csrf, errors
 from lti_tool.db import db
 
 migrate = Migrate()
@@ -66,6 +66,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     cache.init_app(app)
     errors.init_app(app)
+    csrf.init_app(app)
     _register_packages(app, settings)
     return app
 
@@ -74,6 +75,7 @@ def _register_packages(app: Flask, settings) -> None:
     # Imported here: the shell knows its feature packages only to register them.
     from keys import cli as keys_cli
     from keys import models as _keys_models  # noqa: F401 - tables known to migrations
+    from lti_tool import events as _events  # noqa: F401
     from keys import views as keys_views
     from lti_tool import cli as lti_cli
     from lti_tool import views as lti_views

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from sqlalchemy import text
 
 from lti_tool import identity, launch as lti_launch
+from lti_tool.csrf import csrf
 from lti_tool.cache import redis_client
 from lti_tool.db import db
 from lti_tool.errors import error_response
@@ -66,6 +67,7 @@ def _clip(value, size: int):
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])
+@csrf.exempt  # authenticated by the platform registry; it only starts a login
 def login():
     params = request.form if request.method == "POST" else request.args
     base = tool_base_url()
@@ -95,6 +97,7 @@ def login():
 
 
 @bp.route("/lti/launch", methods=["POST"])
+@csrf.exempt  # authenticated by state, nonce and the platform's signature
 def launch():
     try:
         validated = lti_launch.validate_launch(request.form.to_dict(), request.cookies)

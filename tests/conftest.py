@@ -89,7 +89,8 @@ def build_app(base: dict[str, Any], **overrides: Any) -> Flask:
     url = base["DATABASE_URL"]
     if url not in _migrated:
         with app.app_context():
-            upgrade()
+            # "heads": parallel work may add migration branches until they are merged.
+            upgrade(revision="heads")
         _migrated.add(url)
     return app
 

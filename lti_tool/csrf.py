@@ -1,0 +1,81 @@
+"""CSRF protection that works inside an LMS iframe, where the browser may drop every cookie.
+
+Pages opened by a launch carry its launch id; their forms also carry a token derived from that
+launch id with the server's secret, so no cookie is needed and a form of one launch cannot be
+posted into another. Pages outside launches (the admin area) use Flask-WTF's session-based token.
+Every state-changing request needs one or the other, except endpoints that authenticate
+themselves (the LTI login and launch, which are protected by state, nonce and signature).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import Flask, abort, current_app, request
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+
+from lti_tool.identity import LAUNCH_ID_HEADER, LAUNCH_ID_PARAM, launch_id_from_request
+
+FIELD = "csrf_token"
+HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+csrf = CSRFProtect()
+# `csrf.exempt(view_or_blueprint)` marks endpoints that authenticate their own POSTs.
+exempt = csrf.exempt
+
+
+def launch_token(launch_id: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"csrf:" + launch_id.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token() -> str:
+    """The token for forms on this page (a Jinja global)."""
+    launch_id = launch_id_from_request()
+    if launch_id:
+        return launch_token(launch_id)
+    return generate_csrf()
+
+
+def _is_exempt() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views:
+        return True
+    return bool(request.blueprint) and request.blueprint.split(".")[0] in csrf._exempt_blueprints
+
+
+def _protect() -> None:
+    if request.method in SAFE_METHODS or _is_exempt():
+        return
+    launch_id = (
+        request.form.get(LAUNCH_ID_PARAM)
+        or request.args.get(LAUNCH_ID_PARAM)
+        or request.headers.get(LAUNCH_ID_HEADER)
+        or (request.view_args or {}).get(LAUNCH_ID_PARAM)
+    )
+    if launch_id:
+        sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
+        if not hmac.compare_digest(sent, launch_token(launch_id)):
+            abort(400, description="This form is stale or was not sent from this tool's page. Reload the page and try again.")
+        return
+    csrf.protect()
+
+
+def init_app(app: Flask) -> None:
+    # Flask-WTF checks are run by us, so launch-bound forms can skip the session cookie.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    app.before_request(_protect)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error: CSRFError):
+        from lti_tool.errors import error_response
+
+        return error_response(
+            400,
+            "The form could not be accepted",
+            "This form is stale or was not sent from this tool's page. Reload the page and try again.",
+        )
