@@ -64,6 +64,6 @@ def rotate_command() -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"New active key: {rotation.active.kid}")
     click.echo(f"New next key:   {rotation.next.kid}")
-    click.echo(f"Retired key:    {rotation.retired.kid} (still published during the grace period)")
+    click.echo(f"Retired key:    {rotation.retired.kid}")
     for kid in rotation.deleted_kids:
         click.echo(f"Deleted key past its grace period: {kid}")

@@ -154,34 +154,48 @@ def rotate(now: datetime | None = None) -> Rotation:
     new_next = generate_key(NEXT)
     new_next.created_at = now
     with _own_session() as session:
-        old_active = session.scalars(select(ToolKey).where(ToolKey.state == ACTIVE)).one()
-        promoted = session.scalars(select(ToolKey).where(ToolKey.state == NEXT)).one()
-        # Guarded on the state read above: a concurrent rotation makes one of these match nothing.
-        # Order matters for the partial unique indexes: free the 'active' slot before filling it.
-        retired = session.execute(
-            update(ToolKey)
-            .where(ToolKey.id == old_active.id, ToolKey.state == ACTIVE)
-            .values(state=RETIRED, retired_at=now)
-        ).rowcount
-        activated = session.execute(
-            update(ToolKey)
-            .where(ToolKey.id == promoted.id, ToolKey.state == NEXT)
-            .values(state=ACTIVE, activated_at=now)
-        ).rowcount
-        if retired != 1 or activated != 1:
-            session.rollback()
-            raise RotationConflict("another rotation ran at the same time; nothing was changed")
-        expired = _expired_condition(now)
-        deleted_kids = list(session.scalars(select(ToolKey.kid).where(expired)))
-        session.execute(delete(ToolKey).where(expired))
-        session.add(new_next)
         try:
+            old_active, promoted, deleted_kids = _rotate_in(session, now)
+            session.add(new_next)
             session.commit()
-        except IntegrityError:
+        except (IntegrityError, RotationConflict):
             session.rollback()
-            raise RotationConflict("another rotation ran at the same time; nothing was changed") from None
+            raise RotationConflict(
+                "another rotation ran at the same time; this one changed nothing"
+            ) from None
     _generation += 1
     return Rotation(active=promoted, next=new_next, retired=old_active, deleted_kids=deleted_kids)
+
+
+def _rotate_in(session: Session, now: datetime) -> tuple[ToolKey, ToolKey, list[str]]:
+    # One statement, so both keys come from the same snapshot.
+    current = {
+        key.state: key
+        for key in session.scalars(select(ToolKey).where(ToolKey.state.in_((ACTIVE, NEXT))))
+    }
+    old_active, promoted = current.get(ACTIVE), current.get(NEXT)
+    if old_active is None or promoted is None:
+        raise RotationConflict()
+    # Each update is guarded on the state just read, so a concurrent rotation makes it match
+    # nothing. Order matters for the partial unique indexes: free the 'active' slot, then fill it.
+    retired = session.execute(
+        update(ToolKey)
+        .where(ToolKey.id == old_active.id, ToolKey.state == ACTIVE)
+        .values(state=RETIRED, retired_at=now)
+    )
+    if retired.rowcount != 1:
+        raise RotationConflict()
+    activated = session.execute(
+        update(ToolKey)
+        .where(ToolKey.id == promoted.id, ToolKey.state == NEXT)
+        .values(state=ACTIVE, activated_at=now)
+    )
+    if activated.rowcount != 1:
+        raise RotationConflict()
+    expired = _expired_condition(now)
+    deleted_kids = list(session.scalars(select(ToolKey.kid).where(expired)))
+    session.execute(delete(ToolKey).where(expired))
+    return old_active, promoted, deleted_kids
 
 
 def published_kids(now: datetime | None = None) -> tuple[str, ...]:

@@ -25,18 +25,18 @@ class _JWKSBody:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.kids: tuple[str, ...] | None = None
-        self.body = b""
-        self.etag = ""
+        # (body, etag), replaced as one so readers outside the lock never mix two versions.
+        self.entry: tuple[bytes, str] = (b"", "")
         self.checked_at = float("-inf")
         self.generation = -1
 
     def current(self) -> tuple[bytes, str]:
         if self._fresh():
-            return self.body, self.etag
+            return self.entry
         with self.lock:
             if not self._fresh():
                 self._refresh()
-            return self.body, self.etag
+            return self.entry
 
     def _fresh(self) -> bool:
         return (
@@ -49,8 +49,8 @@ class _JWKSBody:
         kids = service.published_kids()
         if kids != self.kids or not kids:
             jwks = service.public_jwks()
-            self.body = json.dumps(jwks, separators=(",", ":")).encode()
-            self.etag = hashlib.sha256(self.body).hexdigest()[:32]
+            body = json.dumps(jwks, separators=(",", ":")).encode()
+            self.entry = (body, hashlib.sha256(body).hexdigest()[:32])
             self.kids = tuple(key["kid"] for key in jwks["keys"])
             # public_jwks may have created the first keys: count that change as seen.
             generation = service.generation()

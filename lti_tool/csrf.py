@@ -47,7 +47,8 @@ def _is_exempt() -> bool:
 
 
 def _protect() -> None:
-    if request.method in SAFE_METHODS or _is_exempt():
+    if request.method in SAFE_METHODS or request.routing_exception is not None or _is_exempt():
+        # A request that routes nowhere gets its 404/405, not a CSRF complaint.
         return
     launch_id = (
         request.form.get(LAUNCH_ID_PARAM)

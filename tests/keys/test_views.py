@@ -52,7 +52,7 @@ def test_jwks_body_is_built_once_per_key_set(app, client, monkeypatch):
     assert first.data == second.data
 
 
-def test_jwks_notices_another_process_rotating_after_the_recheck_interval(app, client, monkeypatch):
+def test_jwks_notices_keys_changed_by_another_process_after_the_recheck_interval(app, client, monkeypatch):
     before = kids(client.get(URL))
     # Another process retires the active key: this one learns of it only from the database.
     with app.app_context():
