@@ -65,6 +65,12 @@ class Settings:
     # A retired tool key stays in the JWKS this long after rotation, so tokens it signed still verify.
     KEY_RETIRE_GRACE_SECONDS: int = 24 * 3600
 
+    LOG_LEVEL: str = "INFO"
+    # One JSON object per log line (request id, platform, launch id); off for plain text.
+    LOG_JSON: bool = True
+    # Bearer token that protects /metrics. Empty: open in development, not served in production.
+    METRICS_TOKEN: str = ""
+
     # The development LMS at /dev/lms: on by default in development, never in production.
     DEV_PLATFORM: bool = True
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 from typing import Any, Mapping
@@ -15,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from config.settings import PROJECT_ROOT
-from lti_tool import cache, csrf, errors
+from lti_tool import cache, csrf, errors, observability
 from lti_tool.db import db
 
 migrate = Migrate()
@@ -60,7 +59,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # The embedded SQLite file, development secrets and local media live here.
     os.makedirs(settings.INSTANCE_PATH, exist_ok=True)
 
-    logging.getLogger("lti_tool").setLevel(logging.INFO)
+    observability.init_app(app)
     db.init_app(app)
     # Batch mode lets Alembic alter tables on SQLite as well as PostgreSQL.
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)

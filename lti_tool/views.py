@@ -13,6 +13,7 @@ from lti_tool.cache import redis_client
 from lti_tool.db import db
 from lti_tool.errors import error_response
 from lti_tool.models import Context, LaunchLog, Platform, User
+from lti_tool.observability import LAUNCHES
 
 bp = Blueprint(
     "lti",
@@ -58,7 +59,14 @@ def _reject(stage: str, error: lti_launch.LaunchError):
         )
     )
     db.session.commit()
-    log.warning("%s rejected: %s: %s", stage, error.reason, error.message)
+    LAUNCHES.labels(stage, "rejected", error.reason).inc()
+    log.warning(
+        "%s rejected: %s: %s",
+        stage,
+        error.reason,
+        error.message,
+        extra={"reason": error.reason, "issuer": details.get("issuer"), "client_id": details.get("client_id")},
+    )
     return error_response(error.status, error.title, error.message, hint=error.hint, command=error.command)
 
 
@@ -79,6 +87,7 @@ def login():
         )
     except lti_launch.LaunchError as error:
         return _reject("login", error)
+    LAUNCHES.labels("login", "accepted", "").inc()
     response = redirect(answer.url, code=302)
     secure = base.startswith("https://")
     response.set_cookie(
@@ -104,6 +113,11 @@ def launch():
     except lti_launch.LaunchError as error:
         return _reject("launch", error)
     record = identity.record_launch(validated)
+    LAUNCHES.labels("launch", "accepted", "").inc()
+    log.info(
+        "launch accepted",
+        extra={"platform_id": validated.client.platform_id, "launch_id": record.launch_id, "message_type": validated.message_type},
+    )
     response = redirect(url_for("lti.home", launch_id=record.launch_id), code=303)
     response.delete_cookie(
         lti_launch.STATE_COOKIE_PREFIX + request.form["state"], path=url_for("lti.launch")
