@@ -15,17 +15,33 @@ def wants_json() -> bool:
     return request.is_json or (best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"])
 
 
-def error_response(status: int, title: str, message: str, *, hint: str | None = None, command: str | None = None):
+def error_response(
+    status: int,
+    title: str,
+    message: str,
+    *,
+    hint: str | None = None,
+    command: str | None = None,
+    relaunch_url: str | None = None,
+):
     if wants_json():
         body = {"error": title, "message": message}
         if hint:
             body["hint"] = hint
         if command:
             body["command"] = command
+        if relaunch_url:
+            body["relaunch_url"] = relaunch_url
         return jsonify(body), status
     return (
         render_template(
-            "lti_tool/error.html", status=status, title=title, message=message, hint=hint, command=command
+            "lti_tool/error.html",
+            status=status,
+            title=title,
+            message=message,
+            hint=hint,
+            command=command,
+            relaunch_url=relaunch_url,
         ),
         status,
     )

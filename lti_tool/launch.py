@@ -79,6 +79,7 @@ class LaunchError(Exception):
         command: str | None = None,
         status: int = 400,
         log: Mapping[str, Any] | None = None,
+        relaunch_ticket: str | None = None,
     ):
         super().__init__(message)
         assert reason in REASONS, reason
@@ -90,6 +91,8 @@ class LaunchError(Exception):
         self.status = status
         # What is known about the attempt, for the launch log.
         self.log: dict[str, Any] = dict(log or {})
+        # Set when the launch can be retried in a top-level window, where cookies work.
+        self.relaunch_ticket = relaunch_ticket
 
 
 def _settings():
@@ -178,8 +181,25 @@ def _check_deployment(client: PlatformClient, deployment_id: str, log: Mapping[s
 class LoginRedirect:
     url: str
     state: str
+    nonce: str
     cookie_name: str
     cookie_max_age: int
+    # Platform storage (LTI client-side postMessages): the frame to talk to and the origin it has.
+    storage_target: str | None = None
+    storage_origin: str | None = None
+
+
+LOGIN_PARAMS = (
+    "iss",
+    "login_hint",
+    "target_link_uri",
+    "lti_message_hint",
+    "client_id",
+    "lti_deployment_id",
+    "deployment_id",
+    "lti_storage_target",
+)
+STORAGE_TARGET_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
 def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str) -> LoginRedirect:
@@ -206,6 +226,12 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
     if deployment_id:
         _check_deployment(client, deployment_id, log)
 
+    storage_target = _param(params, "lti_storage_target", required=False)
+    if storage_target and not set(storage_target) <= STORAGE_TARGET_CHARS:
+        storage_target = None  # a frame name we would not trust in a page; cookies still work
+    auth_url = client.platform.auth_url
+    storage_origin = origin_of(auth_url) if storage_target else None
+
     settings = _settings()
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
@@ -218,6 +244,10 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
             "client_id": client.client_id,
             "target_link_uri": target_link_uri,
             "created": time.time(),
+            "storage_target": storage_target,
+            "storage_origin": storage_origin,
+            # What a relaunch in a new window needs to start the same login again.
+            "login_params": {k: params[k] for k in LOGIN_PARAMS if isinstance(params.get(k), str)},
         },
         settings.LOGIN_STATE_TTL_SECONDS,
     )
@@ -234,13 +264,15 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
     }
     if message_hint:
         query["lti_message_hint"] = message_hint  # opaque: passed back untouched
-    auth_url = client.platform.auth_url
     separator = "&" if urlsplit(auth_url).query else "?"
     return LoginRedirect(
         url=auth_url + separator + urlencode(query),
         state=state,
+        nonce=nonce,
         cookie_name=STATE_COOKIE_PREFIX + state,
         cookie_max_age=settings.LOGIN_STATE_TTL_SECONDS,
+        storage_target=storage_target,
+        storage_origin=storage_origin,
     )
 
 
@@ -264,6 +296,9 @@ class ValidatedLaunch:
     deployment: Deployment
     message_type: str
     log: dict[str, Any] = field(default_factory=dict)
+    # Set when no state cookie came back but the login used platform storage: the page must read
+    # the state from the platform's storage frame and confirm it before the launch counts.
+    storage_check: dict[str, str] | None = None
 
 
 def _unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -453,17 +488,20 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
             hint="Open the tool again from the LMS.",
             log=log,
         )
-    if cookies.get(STATE_COOKIE_PREFIX + state) != state:
+    if login.get("nonce") != nonce:
+        raise LaunchError(
+            "state_mismatch", "The id_token's nonce does not match the one sent at login.", log=log
+        )
+
+    cookie_ok = cookies.get(STATE_COOKIE_PREFIX + state) == state
+    if not cookie_ok and not login.get("storage_target"):
         raise LaunchError(
             "state_mismatch",
             "The browser did not send back the cookie set when this launch began, so the launch cannot "
             "be tied to this browser.",
-            hint="The browser may block cookies inside the LMS frame: open the tool in a new window.",
+            hint="Browsers often block cookies inside an LMS frame. Open the tool in a new window to continue.",
             log=log,
-        )
-    if login.get("nonce") != nonce:
-        raise LaunchError(
-            "state_mismatch", "The id_token's nonce does not match the one sent at login.", log=log
+            relaunch_ticket=_relaunch_ticket(login),
         )
 
     # Consume both, atomically: a second use of this state or nonce fails from here on.
@@ -473,8 +511,82 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
         raise LaunchError(
             "nonce_replayed", "This launch was used twice at the same moment; each works once.", log=log
         )
-    return ValidatedLaunch(
+    launch = ValidatedLaunch(
         claims=claims, client=client, deployment=deployment, message_type=message_type, log=log
+    )
+    if not cookie_ok:
+        launch.storage_check = {
+            "state": state,
+            "target": login["storage_target"],
+            "origin": login["storage_origin"],
+            "relaunch_ticket": _relaunch_ticket(login),
+        }
+    return launch
+
+
+def _relaunch_ticket(login: Mapping[str, Any]) -> str | None:
+    """A short-lived ticket to start the same login again in a top-level window."""
+    params = login.get("login_params")
+    if not params:
+        return None
+    ticket = secrets.token_urlsafe(24)
+    cache().set(f"relaunch:{ticket}", params, _settings().LOGIN_STATE_TTL_SECONDS)
+    return ticket
+
+
+def relaunch_params(ticket: str) -> dict[str, str] | None:
+    """The login parameters a relaunch ticket stands for (single use)."""
+    if not ticket or len(ticket) > 100:
+        return None
+    return cache().pop(f"relaunch:{ticket}")
+
+
+PENDING_TTL_SECONDS = 120
+
+
+def hold_for_storage_check(launch: ValidatedLaunch) -> str:
+    """Keep a validated launch until the page proves, from platform storage, that this browser
+    started the login. Returns the id the page confirms with."""
+    pending_id = secrets.token_urlsafe(32)
+    cache().set(
+        f"pending:{pending_id}",
+        {
+            "claims": launch.claims,
+            "client_pk": launch.client.id,
+            "deployment_pk": launch.deployment.id,
+            "message_type": launch.message_type,
+            "log": launch.log,
+            "state": launch.storage_check["state"] if launch.storage_check else None,
+        },
+        PENDING_TTL_SECONDS,
+    )
+    return pending_id
+
+
+def confirm_storage_check(pending_id: str, state_from_storage: str) -> ValidatedLaunch:
+    """Complete a held launch when the state read from the platform's storage matches."""
+    held = cache().pop(f"pending:{pending_id}") if pending_id and len(pending_id) <= 100 else None
+    if held is None:
+        raise LaunchError(
+            "state_mismatch",
+            "This launch waited too long for the browser to confirm it, or was already confirmed.",
+            hint="Open the tool again from the LMS.",
+        )
+    log = held.get("log") or {}
+    expected = held.get("state") or ""
+    if not state_from_storage or not secrets.compare_digest(str(state_from_storage), expected):
+        raise LaunchError(
+            "state_mismatch",
+            "The LMS's storage does not hold the state of this launch, so it cannot be tied to this browser.",
+            hint="Open the tool in a new window, or again from the LMS.",
+            log=log,
+        )
+    client = registry.client_by_pk(held["client_pk"])
+    deployment = registry.deployment_by_pk(held["deployment_pk"])
+    if client is None or deployment is None:
+        raise LaunchError("unknown_client", "This LMS registration was removed while the launch was under way.", log=log)
+    return ValidatedLaunch(
+        claims=held["claims"], client=client, deployment=deployment, message_type=held["message_type"], log=log
     )
 
 

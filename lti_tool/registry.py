@@ -165,6 +165,14 @@ def find_client(issuer: str, client_id: str) -> PlatformClient | None:
     )
 
 
+def client_by_pk(pk: int) -> PlatformClient | None:
+    return db.session.get(PlatformClient, pk)
+
+
+def deployment_by_pk(pk: int) -> Deployment | None:
+    return db.session.get(Deployment, pk)
+
+
 def clients_of_issuer(issuer: str) -> list[PlatformClient]:
     return list(
         db.session.scalars(

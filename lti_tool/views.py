@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import text
 
 from lti_tool import identity, launch as lti_launch
@@ -60,6 +60,7 @@ def _reject(stage: str, error: lti_launch.LaunchError):
     )
     db.session.commit()
     LAUNCHES.labels(stage, "rejected", error.reason).inc()
+    relaunch_url = url_for("lti.relaunch", ticket=error.relaunch_ticket) if error.relaunch_ticket else None
     log.warning(
         "%s rejected: %s: %s",
         stage,
@@ -67,7 +68,9 @@ def _reject(stage: str, error: lti_launch.LaunchError):
         error.message,
         extra={"reason": error.reason, "issuer": details.get("issuer"), "client_id": details.get("client_id")},
     )
-    return error_response(error.status, error.title, error.message, hint=error.hint, command=error.command)
+    return error_response(
+        error.status, error.title, error.message, hint=error.hint, command=error.command, relaunch_url=relaunch_url
+    )
 
 
 def _clip(value, size: int):
@@ -78,17 +81,26 @@ def _clip(value, size: int):
 @csrf.exempt  # authenticated by the platform registry; it only starts a login
 def login():
     params = request.form if request.method == "POST" else request.args
+    return _start_login(params.to_dict())
+
+
+def _start_login(params: dict[str, str]):
     base = tool_base_url()
     try:
         answer = lti_launch.start_login(
-            params.to_dict(),
+            params,
             launch_url=tool_url("lti.launch"),
             tool_origin=lti_launch.origin_of(base),
         )
     except lti_launch.LaunchError as error:
         return _reject("login", error)
     LAUNCHES.labels("login", "accepted", "").inc()
-    response = redirect(answer.url, code=302)
+    if answer.storage_target:
+        # The platform offers storage: keep state and nonce there too, then go on to its login.
+        response = make_response(render_template("lti_tool/login_storage.html", answer=answer))
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response = redirect(answer.url, code=302)
     secure = base.startswith("https://")
     response.set_cookie(
         answer.cookie_name,
@@ -112,6 +124,50 @@ def launch():
         validated = lti_launch.validate_launch(request.form.to_dict(), request.cookies)
     except lti_launch.LaunchError as error:
         return _reject("launch", error)
+    if validated.storage_check:
+        # No cookie came back: the page asks the platform's storage for the state, then confirms.
+        pending_id = lti_launch.hold_for_storage_check(validated)
+        response = make_response(
+            render_template(
+                "lti_tool/launch_storage.html",
+                pending_id=pending_id,
+                check=validated.storage_check,
+                relaunch_ticket=validated.storage_check.get("relaunch_ticket"),
+            )
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return _accept(validated)
+
+
+@bp.route("/lti/launch/confirm", methods=["POST"])
+@csrf.exempt  # proven by the held launch's id and the state read back from platform storage
+def confirm_launch():
+    try:
+        validated = lti_launch.confirm_storage_check(
+            request.form.get("pending_id", ""), request.form.get("state", "")
+        )
+    except lti_launch.LaunchError as error:
+        return _reject("launch", error)
+    return _accept(validated)
+
+
+@bp.route("/lti/relaunch")
+def relaunch():
+    """Start the same login again in a top-level window, where the browser keeps cookies."""
+    params = lti_launch.relaunch_params(request.args.get("ticket", ""))
+    if params is None:
+        return error_response(
+            400,
+            "This link has expired",
+            "The link to reopen the tool is used up or too old.",
+            hint="Open the tool again from your LMS.",
+        )
+    params.pop("lti_storage_target", None)  # a top-level window has no storage frame; cookies work
+    return _start_login(params)
+
+
+def _accept(validated: lti_launch.ValidatedLaunch):
     record = identity.record_launch(validated)
     LAUNCHES.labels("launch", "accepted", "").inc()
     log.info(

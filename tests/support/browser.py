@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
@@ -143,6 +144,9 @@ _SUBMIT_BY_ID = re.compile(
 )
 _SUBMIT_BY_INDEX = re.compile(r"""document\.forms\s*\[\s*(\d+)\s*\]\s*\.\s*(?:requestSubmit|submit)\s*\(""")
 _SUBMIT_ANY = re.compile(r"""\.\s*(?:requestSubmit|submit)\s*\(""")
+
+
+_STORAGE_LOGIN = re.compile(r'id="lti-storage-login"[^>]*?data-next="([^"]+)"', re.S)
 
 
 def parse_forms(html: str, base_url: str) -> list[Form]:
@@ -334,6 +338,12 @@ class LtiBrowser:
             if response.status_code in REDIRECTS_KEEPING_METHOD:
                 return method, url, data if method != "GET" else None
             return "GET", url, None
+        if is_html(response):
+            # The tool's platform-storage login page: with no LMS storage frame around (this browser
+            # has no frames), its script gives up on storage and continues to `data-next`.
+            storage = _STORAGE_LOGIN.search(response.text)
+            if storage:
+                return "GET", urljoin(response.url, unescape(storage.group(1))), None
         auto = next((f for f in self.forms(response) if f.auto_submit), None)
         if auto is None:
             return None
