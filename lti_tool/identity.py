@@ -12,6 +12,7 @@ from flask import abort, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from lti_tool import tenancy
 from lti_tool.cache import cache
 from lti_tool.db import db, utcnow
 from lti_tool.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
@@ -208,6 +209,9 @@ def current_launch() -> CurrentLaunch:
     """The launch of this request; 401 when the page carries none or it expired."""
     if "launch" not in g:
         g.launch = load_launch(launch_id_from_request())
+        if g.launch is not None:
+            # From here on this request's queries see the launch's platform only.
+            tenancy.set_tenant(g.launch.platform_id)
     if g.launch is None:
         abort(
             401,

@@ -1,0 +1,71 @@
+"""Tenant isolation by one shared mechanism: inside a tenant scope every ORM query is filtered."""
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from lti_tool import registry, tenancy
+from lti_tool.db import db
+from lti_tool.models import Context, Enrollment, LaunchLog, Platform, User
+
+
+def add_platform(issuer):
+    platform = registry.add_platform(
+        registry.PlatformInput(
+            issuer=issuer, client_id="same-client", auth_url=issuer + "/a", token_url=issuer + "/t",
+            jwks_url=issuer + "/k", deployment_ids=("1",),
+        )
+    )
+    user = User(platform_id=platform.id, sub="same-sub", name=f"user of {issuer}")
+    context = Context(platform_id=platform.id, deployment_pk=platform.clients[0].deployments[0].id, context_id="same")
+    db.session.add_all([user, context])
+    db.session.flush()
+    db.session.add(Enrollment(platform_id=platform.id, context_pk=context.id, user_pk=user.id, roles=["learner"]))
+    db.session.add(LaunchLog(platform_id=platform.id, stage="launch", outcome="accepted"))
+    db.session.commit()
+    return platform, user
+
+
+@pytest.fixture
+def two(app_ctx):
+    a, user_a = add_platform("https://a.example.edu")
+    b, user_b = add_platform("https://b.example.edu")
+    ids = a.id, user_a.id, b.id, user_b.id
+    db.session.expunge_all()  # nothing cached in the identity map
+    return ids
+
+
+def test_queries_inside_a_tenant_see_only_that_platform(two):
+    a, user_a, b, user_b = two
+    with tenancy.tenant(a):
+        assert [u.name for u in db.session.scalars(select(User))] == ["user of https://a.example.edu"]
+        assert db.session.get(User, user_b) is None
+        assert db.session.get(User, user_a) is not None
+        assert db.session.scalar(select(func.count()).select_from(Context)) == 1
+        # Joins and relationships are filtered too.
+        rows = db.session.execute(select(Enrollment, User).join(User, User.id == Enrollment.user_pk)).all()
+        assert len(rows) == 1 and rows[0][1].id == user_a
+        # Registry rows of the tenant stay reachable; the launch log is admin history, unscoped.
+        assert db.session.scalar(select(func.count()).select_from(LaunchLog)) == 2
+        assert db.session.scalar(select(func.count()).select_from(Platform)) == 2
+
+
+def test_bulk_update_and_delete_cannot_touch_another_tenant(two):
+    a, user_a, b, user_b = two
+    with tenancy.tenant(a):
+        db.session.execute(update(User).values(name="renamed"))
+        db.session.execute(delete(Enrollment))
+        db.session.commit()
+    db.session.expunge_all()
+    assert db.session.get(User, user_b).name == "user of https://b.example.edu"
+    assert db.session.get(User, user_a).name == "renamed"
+    assert db.session.scalar(select(func.count()).select_from(Enrollment)) == 1
+
+
+def test_outside_a_tenant_nothing_is_filtered(two):
+    assert db.session.scalar(select(func.count()).select_from(User)) == 2
+
+
+def test_every_tenant_table_is_covered(app_ctx):
+    covered = {cls.__table__.name for cls in tenancy.tenant_classes()}
+    tables_with_platform = {t.name for t in db.metadata.sorted_tables if "platform_id" in t.c}
+    assert tables_with_platform - covered == tenancy.UNSCOPED_TABLES & tables_with_platform
