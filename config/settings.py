@@ -65,6 +65,9 @@ class Settings:
     # A retired tool key stays in the JWKS this long after rotation, so tokens it signed still verify.
     KEY_RETIRE_GRACE_SECONDS: int = 24 * 3600
 
+    # Extra origins allowed to frame the tool (space-separated), beyond the registered platforms'
+    # (e.g. a Canvas custom domain such as https://lms.university.edu).
+    FRAME_ANCESTORS: str = ""
     LOG_LEVEL: str = "INFO"
     # One JSON object per log line (request id, platform, launch id); off for plain text.
     LOG_JSON: bool = True

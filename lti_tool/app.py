@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from config.settings import PROJECT_ROOT
-from lti_tool import cache, csrf, errors, observability
+from lti_tool import cache, csrf, errors, observability, security
 from lti_tool.db import db
 
 migrate = Migrate()
@@ -66,6 +66,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     cache.init_app(app)
     errors.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)
     _register_packages(app, settings)
     return app
 
