@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 
 def _clip(value: Any, size: int) -> str | None:
-    return value[:size] if isinstance(value, str) and value else None
+    # NUL bytes cannot be stored in PostgreSQL text; a name with one keeps the rest.
+    return value.replace("\x00", "")[:size] or None if isinstance(value, str) and value else None
 
 
 def _get_or_create(model: type[T], lookup: dict[str, Any], values: dict[str, Any]) -> T:

@@ -99,6 +99,11 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
+def is_clean_text(value: Any) -> bool:
+    """Text without control characters: what may reach a query, a cache key or a log line."""
+    return isinstance(value, str) and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
 def _param(params: Mapping[str, str], name: str, *, required: bool = True) -> str | None:
     value = params.get(name)
     if value is None or value == "":
@@ -111,6 +116,8 @@ def _param(params: Mapping[str, str], name: str, *, required: bool = True) -> st
         return None
     if not isinstance(value, str) or len(value) > MAX_PARAM_CHARS:
         raise LaunchError("bad_login_request", f"The {name!r} parameter is too long or not text.")
+    if not is_clean_text(value):
+        raise LaunchError("bad_login_request", f"The {name!r} parameter contains control characters.")
     return value
 
 
@@ -318,15 +325,18 @@ def _string_claim(body: Mapping[str, Any], name: str, log: Mapping[str, Any]) ->
     value = body.get(name)
     if not isinstance(value, str) or not value:
         raise LaunchError("missing_claim", f"The id_token has no {name!r} claim (or it is not text).", log=log)
+    if not is_clean_text(value) or len(value) > 1000:
+        raise LaunchError("missing_claim", f"The id_token's {name!r} claim is too long or has control characters.", log=log)
     return value
 
 
 def _audiences(body: Mapping[str, Any], log: Mapping[str, Any]) -> list[str]:
     aud = body.get("aud")
-    if isinstance(aud, str) and aud:
+    if isinstance(aud, str) and aud and is_clean_text(aud) and len(aud) <= 255:
         return [aud]
     if isinstance(aud, list) and aud and all(isinstance(a, str) and a for a in aud):
-        return aud
+        if all(is_clean_text(a) and len(a) <= 255 for a in aud):
+            return aud
     raise LaunchError("missing_claim", "The id_token has no valid 'aud' claim.", log=log)
 
 
@@ -365,7 +375,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     issuer = _string_claim(body, "iss", log)
     audiences = _audiences(body, log)
     azp = body.get("azp")
-    if azp is not None and (not isinstance(azp, str) or azp not in audiences):
+    if azp is not None and (not is_clean_text(azp) or azp not in audiences):
         raise LaunchError(
             "azp_mismatch",
             f"The id_token's azp {str(azp)[:255]!r} is not one of its audiences {audiences[:5]!r}.",
@@ -378,7 +388,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     client_id = azp or audiences[0]
     log["client_id"] = client_id
 
-    login = cache().get(f"state:{state}") if len(state) <= 100 else None
+    login = cache().get(f"state:{state}") if len(state) <= 100 and is_clean_text(state) else None
     client = registry.find_client(issuer, client_id)
     if client is None:
         if login and login.get("issuer") == issuer:
@@ -411,7 +421,8 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
         )
 
     try:
-        key = verification_key(client.platform, header.get("kid") if isinstance(header.get("kid"), str) else None)
+        kid = header.get("kid")
+        key = verification_key(client.platform, kid if is_clean_text(kid) and len(kid) <= 255 else None)
     except PlatformKeyError as exc:
         raise LaunchError(exc.reason, exc.message, status=502 if exc.reason == "jwks_unreachable" else 400, log=log) from None
     try:
@@ -470,7 +481,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     _check_message_claims(claims, message_type, log)
 
     nonce = claims["nonce"]
-    if not isinstance(nonce, str) or len(nonce) > 255:
+    if not is_clean_text(nonce) or len(nonce) > 255:
         raise LaunchError("missing_claim", "The id_token's nonce is not a short string.", log=log)
     nonce_key = f"nonce:{client.platform_id}:{nonce}"
     if cache().get(nonce_key) is not None:
@@ -536,7 +547,7 @@ def _relaunch_ticket(login: Mapping[str, Any]) -> str | None:
 
 def relaunch_params(ticket: str) -> dict[str, str] | None:
     """The login parameters a relaunch ticket stands for (single use)."""
-    if not ticket or len(ticket) > 100:
+    if not ticket or len(ticket) > 100 or not is_clean_text(ticket):
         return None
     return cache().pop(f"relaunch:{ticket}")
 
@@ -565,7 +576,11 @@ def hold_for_storage_check(launch: ValidatedLaunch) -> str:
 
 def confirm_storage_check(pending_id: str, state_from_storage: str) -> ValidatedLaunch:
     """Complete a held launch when the state read from the platform's storage matches."""
-    held = cache().pop(f"pending:{pending_id}") if pending_id and len(pending_id) <= 100 else None
+    held = (
+        cache().pop(f"pending:{pending_id}")
+        if pending_id and len(pending_id) <= 100 and is_clean_text(pending_id)
+        else None
+    )
     if held is None:
         raise LaunchError(
             "state_mismatch",
@@ -598,11 +613,11 @@ def _check_message_claims(claims: Mapping[str, Any], message_type: str, log: Map
     if not isinstance(claims.get(TARGET_LINK_URI), str):
         raise LaunchError("missing_claim", f"The id_token has no {TARGET_LINK_URI!r} claim.", log=log)
     context = claims.get(CONTEXT)
-    if context is not None and (not isinstance(context, dict) or not isinstance(context.get("id"), str) or not context["id"]):
+    if context is not None and (not isinstance(context, dict) or not is_clean_text(context.get("id")) or not context["id"]):
         raise LaunchError("missing_claim", "The id_token's context claim has no id.", log=log)
     if message_type == RESOURCE_LINK_REQUEST:
         link = claims.get(RESOURCE_LINK)
-        if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
+        if not isinstance(link, dict) or not is_clean_text(link.get("id")) or not link["id"]:
             raise LaunchError("missing_claim", f"The id_token has no {RESOURCE_LINK!r} claim with an id.", log=log)
     if message_type == DEEP_LINKING_REQUEST:
         settings = claims.get(DEEP_LINKING_SETTINGS)

@@ -74,7 +74,8 @@ def _reject(stage: str, error: lti_launch.LaunchError):
 
 
 def _clip(value, size: int):
-    return value[:size] if isinstance(value, str) else None
+    # NUL bytes cannot be stored in PostgreSQL text; hostile values are logged without them.
+    return value.replace("\x00", "")[:size] if isinstance(value, str) else None
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])
