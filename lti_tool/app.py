@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from config.settings import PROJECT_ROOT
-from lti_tool import cache, csrf, errors, observability, security
+from lti_tool import cache, csrf, errors, i18n, observability, security
 from lti_tool.db import db
 
 migrate = Migrate()
@@ -60,6 +60,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(settings.INSTANCE_PATH, exist_ok=True)
 
     observability.init_app(app)
+    i18n.init_app(app)
     db.init_app(app)
     # Batch mode lets Alembic alter tables on SQLite as well as PostgreSQL.
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
