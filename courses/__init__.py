@@ -1,0 +1,1 @@
+"""Teachers' courses: modules, items (media, pages, links, quizzes), media storage, deep linking."""
