@@ -1,0 +1,1 @@
+"""Benchmarks: run them with ./bin/bench (see bench/README.md)."""
