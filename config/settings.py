@@ -14,8 +14,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
+from limits import parse_many as parse_rate_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "testing", "production")
@@ -46,9 +48,42 @@ class Settings:
     REDIS_URL: str = ""
     # Prepended to every Redis key this tool writes, so several tools or test runs share a server.
     REDIS_KEY_PREFIX: str = "lti:"
+    # Fork a child process per job: isolates each job (memory, crashes) at ~1/3 of the throughput.
+    WORKER_FORK: bool = False
+
+    # Outgoing mail. Empty SMTP_HOST: emails are written to the log instead (development).
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 587
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    # Upgrade the connection with STARTTLS before logging in (port 587). Off only for local relays.
+    SMTP_STARTTLS: bool = True
+    # The From address, e.g. "Course Studio <no-reply@lti.example.edu>"; required with SMTP_HOST.
+    SMTP_FROM: str = ""
+    # Seconds to wait for the mail server before the send is retried later.
+    SMTP_TIMEOUT_SECONDS: float = 10.0
 
     MEDIA_STORAGE: str = "local"
     MEDIA_DIR: str = ""
+    # Largest upload accepted (bytes); a larger one is refused with 413 while it streams.
+    MEDIA_MAX_UPLOAD_BYTES: int = 1024**3
+    # How long a learner's media link works (seconds): presigned S3 URLs and signed local links.
+    MEDIA_URL_TTL_SECONDS: int = 600
+    # MEDIA_STORAGE=s3: AWS, or any S3-compatible store at S3_ENDPOINT_URL (empty: AWS).
+    S3_BUCKET: str = ""
+    S3_ENDPOINT_URL: str = ""
+    # Where browsers reach the store, when that differs from S3_ENDPOINT_URL (an internal host name).
+    S3_PUBLIC_ENDPOINT_URL: str = ""
+    S3_REGION: str = "us-east-1"
+    # Empty: boto3's own credential chain (AWS_* variables, instance or task role) outside production.
+    S3_ACCESS_KEY_ID: str = ""
+    S3_SECRET_ACCESS_KEY: str = ""
+    # Prepended to every object key, so one bucket can hold several tools' media.
+    S3_KEY_PREFIX: str = "media/"
+    # "path" (most S3-compatible stores), "virtual" (AWS), or "auto": path when S3_ENDPOINT_URL is set.
+    S3_ADDRESSING_STYLE: str = "auto"
+    # Multipart part size (bytes, at least 5 MiB): also what one upload holds in memory at a time.
+    S3_MULTIPART_PART_BYTES: int = 8 * 1024 * 1024
 
     # Seconds of clock drift tolerated on `iat`/`exp`. LMS clocks drift; zero breaks real launches.
     LAUNCH_LEEWAY_SECONDS: int = 60
@@ -62,6 +97,16 @@ class Settings:
     PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS: int = 30
     # Timeout of every outgoing HTTP call to a platform (seconds).
     HTTP_TIMEOUT_SECONDS: float = 10.0
+    # Grade passback: tries per score before it is marked failed (429, 5xx and network errors
+    # are retried; 400/403/404 fail at once), the first retry wait (doubled each time, with
+    # jitter, at most GRADE_RETRY_MAX_SECONDS; an LMS's Retry-After wins when longer), and how
+    # long a score may stay pending past its due time before the sweeper queues it again.
+    GRADE_DELIVERY_MAX_TRIES: int = 10
+    GRADE_RETRY_FIRST_SECONDS: float = 15.0
+    GRADE_RETRY_MAX_SECONDS: int = 3600
+    GRADE_SWEEP_AFTER_SECONDS: int = 180
+    # An instructor launch refreshes the course roster (NRPS) when it is older than this (seconds).
+    ROSTER_SYNC_INTERVAL_SECONDS: int = 3600
     # A retired tool key stays in the JWKS this long after rotation, so tokens it signed still verify.
     KEY_RETIRE_GRACE_SECONDS: int = 24 * 3600
 
@@ -74,8 +119,37 @@ class Settings:
     # Bearer token that protects /metrics. Empty: open in development, not served in production.
     METRICS_TOKEN: str = ""
 
+    # Learning analytics. Chart days are calendar days in this IANA time zone (fixed per event
+    # when it is ingested, so a change applies to later events).
+    ANALYTICS_TIMEZONE: str = "UTC"
+    # A pause longer than this between a learner's events ends a session and is not time on task.
+    ANALYTICS_SESSION_GAP_SECONDS: int = 1800
+    # Share of a video or audio item a learner must reach for it to count as completed.
+    ANALYTICS_COMPLETION_THRESHOLD: float = 0.9
+    # Learners at risk: no activity for this many days, or a mean quiz score below this share.
+    ANALYTICS_AT_RISK_DAYS: int = 7
+    ANALYTICS_AT_RISK_SCORE: float = 0.5
+    # Events read and written per ingest transaction.
+    ANALYTICS_INGEST_BATCH: int = 5000
+    # xAPI exports carry the learner's name when the LMS shared it; off: the LMS account id only.
+    ANALYTICS_XAPI_NAMES: bool = False
+
     # The development LMS at /dev/lms: on by default in development, never in production.
     DEV_PLATFORM: bool = True
+
+    # Platforms registered through LTI Dynamic Registration start as pending until an admin
+    # approves them; on, they are accepted at once.
+    AUTO_APPROVE_REGISTRATIONS: bool = False
+    # A launch from an unknown deployment of a known platform: "reject" it, or record it as
+    # "pending" for an admin to approve (the launch is refused until then).
+    UNKNOWN_DEPLOYMENTS: str = "reject"
+    # Privacy level asked of Canvas (dynamic registration and developer-key JSON): anonymous,
+    # name_only, email_only or public. Canvas's own default is anonymous.
+    CANVAS_PRIVACY_LEVEL: str = "public"
+    # Sign-in attempts allowed per client address (and per account), in Flask-Limiter notation.
+    ADMIN_LOGIN_RATE_LIMIT: str = "10 per minute;100 per hour"
+    # How long an admin stays signed in without signing in again (seconds).
+    ADMIN_SESSION_TTL_SECONDS: int = 8 * 3600
 
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -188,9 +262,88 @@ def _validate(settings: Settings) -> None:
             'make one with: python -c "from cryptography.fernet import Fernet; '
             'print(Fernet.generate_key().decode())"'
         ) from None
+    if settings.UNKNOWN_DEPLOYMENTS not in ("reject", "pending"):
+        raise SettingsError(f"UNKNOWN_DEPLOYMENTS must be 'reject' or 'pending', not {settings.UNKNOWN_DEPLOYMENTS!r}")
+    if settings.CANVAS_PRIVACY_LEVEL not in ("anonymous", "name_only", "email_only", "public"):
+        raise SettingsError(
+            "CANVAS_PRIVACY_LEVEL must be one of anonymous, name_only, email_only, public, "
+            f"not {settings.CANVAS_PRIVACY_LEVEL!r}"
+        )
+    try:
+        parse_rate_limits(settings.ADMIN_LOGIN_RATE_LIMIT)
+    except ValueError:
+        raise SettingsError(
+            f"ADMIN_LOGIN_RATE_LIMIT={settings.ADMIN_LOGIN_RATE_LIMIT!r} is not a rate limit "
+            "such as '10 per minute;100 per hour'"
+        ) from None
+    if settings.GRADE_DELIVERY_MAX_TRIES < 1:
+        raise SettingsError("GRADE_DELIVERY_MAX_TRIES must be at least 1")
+    if settings.GRADE_RETRY_FIRST_SECONDS <= 0 or settings.GRADE_RETRY_MAX_SECONDS < settings.GRADE_RETRY_FIRST_SECONDS:
+        raise SettingsError("GRADE_RETRY_FIRST_SECONDS must be positive and at most GRADE_RETRY_MAX_SECONDS")
+    if settings.GRADE_SWEEP_AFTER_SECONDS < 0 or settings.ROSTER_SYNC_INTERVAL_SECONDS < 0:
+        raise SettingsError("GRADE_SWEEP_AFTER_SECONDS and ROSTER_SYNC_INTERVAL_SECONDS cannot be negative")
     if settings.MEDIA_STORAGE not in ("local", "s3"):
         raise SettingsError(f"MEDIA_STORAGE must be 'local' or 's3', not {settings.MEDIA_STORAGE!r}")
+    _validate_media(settings)
+    _validate_analytics(settings)
     if settings.LAUNCH_LEEWAY_SECONDS < 0 or settings.LAUNCH_LEEWAY_SECONDS > 600:
         raise SettingsError("LAUNCH_LEEWAY_SECONDS must be between 0 and 600")
+    if settings.SMTP_HOST and not settings.SMTP_FROM:
+        raise SettingsError("SMTP_FROM is required with SMTP_HOST: the address emails are sent from")
+    if not 0 < settings.SMTP_PORT < 65536:
+        raise SettingsError("SMTP_PORT must be a TCP port (1-65535)")
     if settings.TOOL_BASE_URL and not settings.TOOL_BASE_URL.startswith(("https://", "http://")):
         raise SettingsError("TOOL_BASE_URL must start with https:// (or http:// for local testing)")
+
+
+def _validate_analytics(settings: Settings) -> None:
+    try:
+        # UTC needs no time zone database (a slim container may have none).
+        if settings.ANALYTICS_TIMEZONE != "UTC":
+            ZoneInfo(settings.ANALYTICS_TIMEZONE)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise SettingsError(
+            f"ANALYTICS_TIMEZONE={settings.ANALYTICS_TIMEZONE!r} is not an IANA time zone such as 'Europe/Paris'"
+        ) from None
+    if settings.ANALYTICS_SESSION_GAP_SECONDS < 60:
+        raise SettingsError("ANALYTICS_SESSION_GAP_SECONDS must be at least 60")
+    if not 0 < settings.ANALYTICS_COMPLETION_THRESHOLD <= 1:
+        raise SettingsError("ANALYTICS_COMPLETION_THRESHOLD must be a share above 0 and at most 1, such as 0.9")
+    if settings.ANALYTICS_AT_RISK_DAYS < 1:
+        raise SettingsError("ANALYTICS_AT_RISK_DAYS must be at least 1")
+    if not 0 <= settings.ANALYTICS_AT_RISK_SCORE <= 1:
+        raise SettingsError("ANALYTICS_AT_RISK_SCORE must be a share between 0 and 1, such as 0.5")
+    if not 100 <= settings.ANALYTICS_INGEST_BATCH <= 50000:
+        raise SettingsError("ANALYTICS_INGEST_BATCH must be between 100 and 50000")
+
+
+def _validate_media(settings: Settings) -> None:
+    if settings.MEDIA_MAX_UPLOAD_BYTES < 1:
+        raise SettingsError("MEDIA_MAX_UPLOAD_BYTES must be a positive number of bytes")
+    # Seven days is the longest a SigV4 presigned URL can live.
+    if not 1 <= settings.MEDIA_URL_TTL_SECONDS <= 7 * 24 * 3600:
+        raise SettingsError("MEDIA_URL_TTL_SECONDS must be between 1 and 604800 (7 days)")
+    if settings.S3_ADDRESSING_STYLE not in ("auto", "path", "virtual"):
+        raise SettingsError(f"S3_ADDRESSING_STYLE must be auto, path or virtual, not {settings.S3_ADDRESSING_STYLE!r}")
+    if not 5 * 1024**2 <= settings.S3_MULTIPART_PART_BYTES <= 5 * 1024**3:
+        raise SettingsError("S3_MULTIPART_PART_BYTES must be between 5 MiB (5242880) and 5 GiB, as S3 requires")
+    for name in ("S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL"):
+        value = getattr(settings, name)
+        if value and not value.startswith(("https://", "http://")):
+            raise SettingsError(f"{name} must start with https:// (or http://)")
+    if settings.S3_KEY_PREFIX.startswith("/"):
+        raise SettingsError("S3_KEY_PREFIX must not start with '/'")
+    if settings.MEDIA_STORAGE != "s3":
+        return
+    needed = ["S3_BUCKET"]
+    if settings.is_production:
+        # Production says where its keys come from, rather than whatever the host happens to have.
+        needed += ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]
+    elif settings.S3_ACCESS_KEY_ID:
+        needed.append("S3_SECRET_ACCESS_KEY")
+    missing = [name for name in needed if not getattr(settings, name)]
+    if missing:
+        raise SettingsError(
+            "MEDIA_STORAGE=s3 needs " + ", ".join(missing) + ": set "
+            + ("it" if len(missing) == 1 else "them") + " in the environment."
+        )

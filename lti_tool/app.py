@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from config.settings import PROJECT_ROOT
-from lti_tool import cache, csrf, errors, i18n, observability, security
+from lti_tool import cache, csrf, errors, i18n, limits, observability, security
 from lti_tool.db import db
 
 migrate = Migrate()
@@ -68,6 +68,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     _register_packages(app, settings)
     return app
 
@@ -77,14 +78,42 @@ def _register_packages(app: Flask, settings) -> None:
     from keys import cli as keys_cli
     from keys import models as _keys_models  # noqa: F401 - tables known to migrations
     from lti_tool import events as _events  # noqa: F401
+    from grades import models as _grades_models  # noqa: F401 - tables known to migrations
     from keys import views as keys_views
     from lti_tool import cli as lti_cli
     from lti_tool import views as lti_views
 
     app.register_blueprint(lti_views.bp)
+    from lti_tool.admin import cli as admin_cli
+    from lti_tool.admin import models as _admin_models  # noqa: F401 - tables known to migrations
+    from lti_tool.admin import registration_views, views as admin_views
+
+    app.register_blueprint(registration_views.registration_bp)
+    app.register_blueprint(admin_views.bp, url_prefix="/admin")
+    admin_cli.init_app(app)
     app.register_blueprint(keys_views.bp)
     lti_cli.init_app(app)
     keys_cli.init_app(app)
+    from courses import models as _courses_models  # noqa: F401 - tables known to migrations
+    from courses import views as courses_views
+
+    app.register_blueprint(courses_views.bp, url_prefix="/courses")
+    courses_views.init_app(app)
+    from analytics import cli as analytics_cli
+    from analytics import models as _analytics_models  # noqa: F401 - tables known to migrations
+    from analytics import views as analytics_views
+
+    app.register_blueprint(analytics_views.bp, url_prefix="/analytics")
+    analytics_cli.init_app(app)
+    from grades import views as grades_views
+
+    app.register_blueprint(grades_views.bp, url_prefix="/grades")
+    grades_views.init_app(app)
+    from notifications import models as _notifications_models  # noqa: F401 - tables known to migrations
+    from notifications import views as notifications_views
+
+    app.register_blueprint(notifications_views.bp, url_prefix="/notifications")
+    notifications_views.init_app(app)
 
     if settings.DEV_PLATFORM:
         from lti_tool.dev_platform import views as dev_platform_views

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from lti_tool import registry
+from lti_tool import presets, registry
 from lti_tool.db import db
 from lti_tool.models import LaunchLog, Platform, PlatformClient
 
@@ -22,7 +22,7 @@ def _fail(error: Exception) -> None:
 
 def _describe(platform: Platform) -> list[str]:
     lines = [
-        f"Platform {platform.id}: {platform.name}",
+        f"Platform {platform.id}: {platform.name} ({platform.status})",
         f"  issuer     {platform.issuer}",
         f"  auth URL   {platform.auth_url}",
         f"  token URL  {platform.token_url}",
@@ -35,17 +35,37 @@ def _describe(platform: Platform) -> list[str]:
 
 
 @platform_cli.command("add")
-@click.option("--issuer", required=True, help="The platform's issuer (Moodle: the site URL).")
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(presets.PRESETS)),
+    help="Fill in the issuer and endpoints from the LMS's site URL (then give --site-url).",
+)
+@click.option("--site-url", help="With --preset: the LMS's site URL (Canvas: your school's Canvas URL).")
+@click.option("--issuer", help="The platform's issuer (Moodle: the site URL).")
 @click.option("--client-id", required=True, help="The client id the platform gave this tool.")
-@click.option("--auth-url", required=True, help="The platform's OIDC authentication URL.")
-@click.option("--token-url", required=True, help="The platform's OAuth2 token URL.")
+@click.option("--auth-url", help="The platform's OIDC authentication URL.")
+@click.option("--token-url", help="The platform's OAuth2 token URL.")
 @click.option("--jwks-url", help="The platform's public key set URL.")
 @click.option("--public-key-file", type=click.File("r"), help="A PEM public key, for platforms without a JWKS URL.")
 @click.option("--deployment-id", "deployment_ids", multiple=True, required=True, help="Repeat for each deployment.")
 @click.option("--name", help="A name for admins (default: the issuer's host).")
-def add_command(issuer, client_id, auth_url, token_url, jwks_url, public_key_file, deployment_ids, name):
-    """Register an LMS platform with its client id and deployments."""
+def add_command(preset, site_url, issuer, client_id, auth_url, token_url, jwks_url, public_key_file, deployment_ids, name):
+    """Register an LMS platform with its client id and deployments.
+
+    Either give the issuer and endpoints, or --preset and --site-url (explicit options still win)."""
     try:
+        family = None
+        if preset:
+            if not site_url:
+                raise registry.RegistryError("--preset needs --site-url (the LMS's address)")
+            urls = presets.endpoints(presets.get_preset(preset), site_url, issuer=issuer)
+            family = presets.get_preset(preset).product_family_code
+            issuer, auth_url = urls.issuer, auth_url or urls.auth_url
+            token_url, jwks_url = token_url or urls.token_url, jwks_url or urls.jwks_url
+        else:
+            missing = [flag for flag, value in (("--issuer", issuer), ("--auth-url", auth_url), ("--token-url", token_url)) if not value]
+            if missing:
+                raise registry.RegistryError(f"give {', '.join(missing)}, or --preset and --site-url")
         platform = registry.add_platform(
             registry.PlatformInput(
                 issuer=issuer,
@@ -56,6 +76,7 @@ def add_command(issuer, client_id, auth_url, token_url, jwks_url, public_key_fil
                 public_key=public_key_file.read() if public_key_file else None,
                 deployment_ids=tuple(deployment_ids),
                 name=name,
+                product_family_code=family,
             )
         )
         db.session.commit()
@@ -184,3 +205,7 @@ def recent_command(limit, rejected):
 def init_app(app: Flask) -> None:
     app.cli.add_command(platform_cli)
     app.cli.add_command(launches_cli)
+    # `flask worker`, `flask scheduler`, `flask jobs ...`
+    from lti_tool import jobs_cli
+
+    jobs_cli.init_app(app)

@@ -70,6 +70,8 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_protect)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    # Flask-WTF adds a context processor with its own session-bound `csrf_token`; ours must win.
+    app.context_processor(lambda: {"csrf_token": csrf_token})
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):

@@ -12,6 +12,7 @@ from flask import abort, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from lti_tool import events, hooks
 from lti_tool import tenancy
 from lti_tool.cache import cache
 from lti_tool.db import db, utcnow
@@ -126,24 +127,47 @@ def record_launch(launch: ValidatedLaunch) -> LaunchRecord:
             launch_id=launch_id,
         )
     )
+    # A learning event (analytics counts launches), committed with the launch it records.
+    events.publish(
+        "launch",
+        platform_id=platform_id,
+        user_pk=user.id,
+        context_pk=context.id if context else None,
+        data={"message_type": launch.message_type},
+    )
+    # Every id is read before the commit: after it, each read would reload its row (expired).
+    current = CurrentLaunch(
+        launch_id=launch_id,
+        platform_id=platform_id,
+        client_pk=launch.client.id,
+        deployment_pk=launch.deployment.id,
+        user_pk=user.id,
+        context_pk=context.id if context else None,
+        resource_link_pk=resource_link.id if resource_link else None,
+        roles=tuple(roles),
+        message_type=launch.message_type,
+        claims=claims,
+    )
     db.session.commit()
     settings = current_app.config["SETTINGS"]
     cache().set(
         f"launch:{launch_id}",
         {
-            "platform_id": platform_id,
-            "client_pk": launch.client.id,
-            "deployment_pk": launch.deployment.id,
-            "user_pk": user.id,
-            "context_pk": context.id if context else None,
-            "resource_link_pk": resource_link.id if resource_link else None,
+            "platform_id": current.platform_id,
+            "client_pk": current.client_pk,
+            "deployment_pk": current.deployment_pk,
+            "user_pk": current.user_pk,
+            "context_pk": current.context_pk,
+            "resource_link_pk": current.resource_link_pk,
             "roles": roles,
-            "message_type": launch.message_type,
+            "message_type": current.message_type,
             "claims": claims,
         },
         settings.LAUNCH_TTL_SECONDS,
     )
-    return LaunchRecord(launch_id, user, context, resource_link, roles)
+    record = LaunchRecord(launch_id, user, context, resource_link, roles)
+    hooks.run_launch_hooks(current)
+    return record
 
 
 @dataclass(frozen=True)

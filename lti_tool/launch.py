@@ -12,6 +12,7 @@ and, where it helps, the exact command that fixes it.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 from flask import current_app
 
-from lti_tool import registry
+from lti_tool import jws, registrations, registry
 from lti_tool.cache import cache
 from lti_tool.models import Deployment, PlatformClient
 from lti_tool.platform_keys import PlatformKeyError, verification_key
@@ -66,6 +67,10 @@ REASONS = {
     "wrong_message_type": "The tool does not handle this kind of LTI message",
     "wrong_version": "The launch is not LTI 1.3",
     "missing_claim": "The launch token lacks a required claim",
+    "platform_pending": "This LMS is waiting for approval",
+    "platform_disabled": "This LMS has been disabled in the tool",
+    "deployment_pending": "This deployment is waiting for approval",
+    "deployment_disabled": "This deployment has been disabled in the tool",
 }
 
 
@@ -99,9 +104,13 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
+
+
 def is_clean_text(value: Any) -> bool:
     """Text without control characters: what may reach a query, a cache key or a log line."""
-    return isinstance(value, str) and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    # A regular expression scans in C: a launch checks a few hundred characters.
+    return isinstance(value, str) and _CONTROL_CHARACTERS.search(value) is None
 
 
 def _param(params: Mapping[str, str], name: str, *, required: bool = True) -> str | None:
@@ -135,7 +144,7 @@ def find_client_for_login(issuer: str, client_id: str | None, deployment_id: str
     """The registration a login request is for: by (issuer, client id), never by issuer alone."""
     log = {"issuer": issuer, "client_id": client_id, "deployment_id": deployment_id}
     if client_id:
-        client = registry.find_client(issuer, client_id)
+        client = registrations.find_client(issuer, client_id)
         if client is not None:
             return client
         if registry.clients_of_issuer(issuer):
@@ -167,8 +176,55 @@ def find_client_for_login(issuer: str, client_id: str | None, deployment_id: str
     )
 
 
-def _check_deployment(client: PlatformClient, deployment_id: str, log: Mapping[str, Any]) -> Deployment:
-    deployment = registry.find_deployment(client, deployment_id)
+def _check_platform(client: PlatformClient, log: Mapping[str, Any]) -> None:
+    """Only approved platforms launch: a dynamically registered one waits for an admin."""
+    platform = client.platform
+    if platform.status == registry.PENDING:
+        raise LaunchError(
+            "platform_pending",
+            f"The LMS at {client.issuer} registered with this tool, but an administrator of the tool "
+            "has not approved it yet.",
+            hint="Ask the tool's administrator to approve it under Platforms in the tool's admin area.",
+            status=403,
+            log=log,
+        )
+    if platform.status != registry.ACTIVE:
+        raise LaunchError(
+            "platform_disabled",
+            f"The LMS at {client.issuer} has been disabled by an administrator of this tool.",
+            hint="Ask the tool's administrator to enable it again in the tool's admin area.",
+            status=403,
+            log=log,
+        )
+
+
+def _check_deployment(
+    client: PlatformClient, deployment_id: str, log: Mapping[str, Any], *, signed: bool = True
+) -> Deployment | None:
+    """The registered deployment. An unknown one is refused, or, with UNKNOWN_DEPLOYMENTS=pending,
+    recorded for approval once a signed launch names it (None at the unsigned login step)."""
+    deployment = registrations.find_deployment(client, deployment_id)
+    if deployment is None and _settings().UNKNOWN_DEPLOYMENTS == "pending":
+        if not signed:
+            return None  # anyone can send a login request: record only what the LMS signed
+        deployment = registry.record_pending_deployment(client, deployment_id)
+    if deployment is not None and deployment.status == registry.PENDING:
+        raise LaunchError(
+            "deployment_pending",
+            f"Deployment {deployment_id!r} of the LMS at {client.issuer} (client id {client.client_id!r}) "
+            "is new to this tool: an administrator of the tool must approve it before it can be used.",
+            hint="Ask the tool's administrator to approve this deployment under Platforms in the admin area.",
+            status=403,
+            log=log,
+        )
+    if deployment is not None and deployment.status != registry.ACTIVE:
+        raise LaunchError(
+            "deployment_disabled",
+            f"Deployment {deployment_id!r} of the LMS at {client.issuer} has been disabled by an "
+            "administrator of this tool.",
+            status=403,
+            log=log,
+        )
     if deployment is None:
         raise LaunchError(
             "unknown_deployment",
@@ -230,8 +286,10 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
         )
     client = find_client_for_login(issuer, client_id, deployment_id)
     log["client_id"] = client.client_id
+    log["platform_id"] = client.platform_id
+    _check_platform(client, log)
     if deployment_id:
-        _check_deployment(client, deployment_id, log)
+        _check_deployment(client, deployment_id, log, signed=False)
 
     storage_target = _param(params, "lti_storage_target", required=False)
     if storage_target and not set(storage_target) <= STORAGE_TARGET_CHARS:
@@ -308,17 +366,17 @@ class ValidatedLaunch:
     storage_check: dict[str, str] | None = None
 
 
-def _unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _unverified(id_token: str) -> jws.Token:
+    """The token split and decoded once: read here untrusted, verified later over the same parts."""
     if len(id_token) > MAX_ID_TOKEN_BYTES:
         raise LaunchError("malformed_jwt", "The id_token is larger than any LTI launch should be.")
     try:
-        header = jwt.get_unverified_header(id_token)
-        body = jwt.decode(id_token, options={"verify_signature": False})
-    except (jwt.DecodeError, ValueError, TypeError, RecursionError):
-        raise LaunchError("malformed_jwt", "The id_token is not a well-formed JWT (three base64url parts of JSON).") from None
-    if not isinstance(header, dict) or not isinstance(body, dict):
-        raise LaunchError("malformed_jwt", "The id_token's header and body must be JSON objects.")
-    return header, body
+        return jws.parse(id_token)
+    except (jwt.InvalidTokenError, ValueError, TypeError, RecursionError):
+        raise LaunchError(
+            "malformed_jwt",
+            "The id_token is not a well-formed JWT (three base64url parts, header and body JSON objects).",
+        ) from None
 
 
 def _string_claim(body: Mapping[str, Any], name: str, log: Mapping[str, Any]) -> str:
@@ -355,7 +413,8 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
                 f"The LMS refused the login: {str(error)[:100]}" + (f" ({description})" if description else ""),
             )
         raise LaunchError("malformed_jwt", "The launch has no id_token.")
-    header, body = _unverified(id_token)
+    token = _unverified(id_token)
+    header, body = token.header, token.claims
     log: dict[str, Any] = {
         "issuer": body.get("iss") if isinstance(body.get("iss"), str) else None,
         "deployment_id": body.get(DEPLOYMENT_ID) if isinstance(body.get(DEPLOYMENT_ID), str) else None,
@@ -389,7 +448,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     log["client_id"] = client_id
 
     login = cache().get(f"state:{state}") if len(state) <= 100 and is_clean_text(state) else None
-    client = registry.find_client(issuer, client_id)
+    client = registrations.find_client(issuer, client_id)
     if client is None:
         if login and login.get("issuer") == issuer:
             raise LaunchError(
@@ -412,6 +471,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
             log=log,
         )
     log["platform_id"] = client.platform_id
+    _check_platform(client, log)
     if login and login.get("client_pk") != client.id:
         raise LaunchError(
             "wrong_aud",
@@ -426,14 +486,13 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     except PlatformKeyError as exc:
         raise LaunchError(exc.reason, exc.message, status=502 if exc.reason == "jwks_unreachable" else 400, log=log) from None
     try:
-        claims = jwt.decode(
-            id_token,
+        claims = jws.verify(
+            token,
             key,
-            algorithms=["RS256"],
             audience=client_id,
             issuer=issuer,
             leeway=settings.LAUNCH_LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "nonce"]},
+            require=("exp", "iat", "nonce"),
         )
     except jwt.ExpiredSignatureError:
         raise LaunchError(

@@ -28,6 +28,10 @@ class Platform(db.Model):
     jwks_url: Mapped[str | None] = mapped_column(String(1000))
     public_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # pending (registered dynamically, waiting for an admin), active, or disabled (launches refused).
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    # What the LMS called itself at dynamic registration (moodle, canvas, sakai, ...), if known.
+    product_family_code: Mapped[str | None] = mapped_column(String(50))
 
     clients: Mapped[list[PlatformClient]] = relationship(
         back_populates="platform", cascade="all, delete-orphan", order_by="PlatformClient.id"
@@ -65,6 +69,8 @@ class Deployment(db.Model):
     client_pk: Mapped[int] = mapped_column(ForeignKey("platform_clients.id", ondelete="CASCADE"))
     deployment_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # pending (first seen in a launch, waiting for an admin), active, or disabled.
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
 
     client: Mapped[PlatformClient] = relationship(back_populates="deployments")
     platform: Mapped[Platform] = relationship()

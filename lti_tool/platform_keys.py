@@ -33,6 +33,7 @@ class PlatformKeyError(Exception):
 
 _local: dict[str, tuple[float, dict[str, Any]]] = {}
 _parsed: dict[Any, Any] = {}
+_fetch_locks: dict[str, threading.Lock] = {}
 _lock = threading.Lock()
 
 
@@ -89,10 +90,25 @@ def _key_set(url: str, *, fresh: bool = False) -> dict[str, Any]:
             with _lock:
                 _local[url] = (now, shared)
             return shared
-    key_set = fetch_key_set(url)
-    cache().set(cache_key, key_set, ttl)
+    # One fetch per process at a time: the first launches after a start (or an expiry) all miss
+    # together, and only one of them should ask the LMS; the others take what it brought.
     with _lock:
-        _local[url] = (now, key_set)
+        fetching = _fetch_locks.setdefault(url, threading.Lock())
+    with fetching:
+        with _lock:
+            local = _local.get(url)
+        if local and local[0] >= now:
+            return local[1]  # fetched by another thread while this one waited
+        if not fresh:
+            shared = cache().get(cache_key)
+            if shared is not None:
+                with _lock:
+                    _local[url] = (time.monotonic(), shared)
+                return shared
+        key_set = fetch_key_set(url)
+        cache().set(cache_key, key_set, ttl)
+        with _lock:
+            _local[url] = (time.monotonic(), key_set)
     return key_set
 
 

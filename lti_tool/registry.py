@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from lti_tool.db import db
@@ -88,6 +89,10 @@ class PlatformInput:
     public_key: str | None = None
     deployment_ids: tuple[str, ...] = ()
     name: str | None = None
+    # Dynamic registration may learn the deployment only at the first launch (Canvas).
+    require_deployment: bool = True
+    status: str = "active"
+    product_family_code: str | None = None
 
 
 def add_platform(data: PlatformInput) -> Platform:
@@ -100,7 +105,8 @@ def add_platform(data: PlatformInput) -> Platform:
     public_key = check_public_key(data.public_key) if data.public_key else None
     if not jwks_url and not public_key:
         raise RegistryError("a JWKS URL (or a static public key) is required to verify launches")
-    deployment_ids = _check_deployment_ids(data.deployment_ids)
+    deployment_ids = _check_deployment_ids(data.deployment_ids, required=data.require_deployment)
+    status = check_status(data.status)
     if find_client(issuer, client_id) is not None:
         raise RegistryError(f"issuer {issuer} already has client id {client_id!r} registered")
     name = (data.name or "").strip() or (urlsplit(issuer).hostname or issuer)
@@ -114,6 +120,8 @@ def add_platform(data: PlatformInput) -> Platform:
         token_url=token_url,
         jwks_url=jwks_url,
         public_key=public_key,
+        status=status,
+        product_family_code=(data.product_family_code or "").strip().lower()[:50] or None,
     )
     client = PlatformClient(issuer=issuer, client_id=client_id)
     platform.clients.append(client)
@@ -146,13 +154,13 @@ def add_deployment(client: PlatformClient, deployment_id: str) -> Deployment:
     return deployment
 
 
-def _check_deployment_ids(values: Iterable[str]) -> list[str]:
+def _check_deployment_ids(values: Iterable[str], *, required: bool = True) -> list[str]:
     checked: list[str] = []
     for value in values:
         value = check_identifier("deployment id", value)
         if value not in checked:
             checked.append(value)
-    if not checked:
+    if not checked and required:
         raise RegistryError("at least one deployment id is required")
     return checked
 
@@ -220,3 +228,115 @@ def remove_platform(platform: Platform) -> None:
     """Remove a platform and every row that belongs to it. The caller commits."""
     db.session.delete(platform)
     db.session.flush()
+
+
+# --- Statuses, edits and approvals (admin area, dynamic registration, launches) --------------
+
+PENDING = "pending"
+ACTIVE = "active"
+DISABLED = "disabled"
+STATUSES = (PENDING, ACTIVE, DISABLED)
+
+
+def check_status(value: str | None) -> str:
+    if value not in STATUSES:
+        raise RegistryError(f"status must be one of {', '.join(STATUSES)}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class PlatformUpdate:
+    name: str
+    issuer: str
+    auth_url: str
+    token_url: str
+    jwks_url: str | None = None
+    public_key: str | None = None
+
+
+def update_platform(platform: Platform, data: PlatformUpdate) -> list[str]:
+    """Change a platform's name, issuer and endpoints, checked like `add_platform`. Returns the
+    names of the fields that changed. The caller commits."""
+    issuer = check_issuer(data.issuer)
+    auth_url = check_url("auth URL", data.auth_url)
+    token_url = check_url("token URL", data.token_url)
+    jwks_url = check_url("JWKS URL", data.jwks_url) if (data.jwks_url or "").strip() else None
+    public_key = check_public_key(data.public_key) if (data.public_key or "").strip() else None
+    if not jwks_url and not public_key:
+        raise RegistryError("a JWKS URL (or a static public key) is required to verify launches")
+    name = (data.name or "").strip() or (urlsplit(issuer).hostname or issuer)
+    if len(name) > 200:
+        raise RegistryError("name is longer than 200 characters")
+    if issuer != platform.issuer:
+        for client in platform.clients:
+            other = find_client(issuer, client.client_id)
+            if other is not None and other.id != client.id:
+                raise RegistryError(f"issuer {issuer} already has client id {client.client_id!r} registered")
+    values = {
+        "name": name,
+        "issuer": issuer,
+        "auth_url": auth_url,
+        "token_url": token_url,
+        "jwks_url": jwks_url,
+        "public_key": public_key,
+    }
+    changed = [field for field, value in values.items() if getattr(platform, field) != value]
+    for field in changed:
+        setattr(platform, field, values[field])
+    if "issuer" in changed:
+        # The copy that keeps (issuer, client id) unique across platforms follows the platform.
+        for client in platform.clients:
+            client.issuer = issuer
+    db.session.flush()
+    return changed
+
+
+def set_platform_status(platform: Platform, status: str) -> None:
+    platform.status = check_status(status)
+    db.session.flush()
+
+
+def set_deployment_status(deployment: Deployment, status: str) -> None:
+    deployment.status = check_status(status)
+    db.session.flush()
+
+
+def find_platform_by_endpoints(issuer: str, auth_url: str, token_url: str, jwks_url: str) -> Platform | None:
+    """The platform with exactly these issuer and endpoints: one LMS installation (hosted Canvas
+    tenants share the issuer and differ by token URL)."""
+    return db.session.scalars(
+        select(Platform)
+        .where(
+            Platform.issuer == issuer,
+            Platform.auth_url == auth_url,
+            Platform.token_url == token_url,
+            Platform.jwks_url == jwks_url,
+        )
+        .order_by(Platform.id)
+    ).first()
+
+
+def record_pending_deployment(client: PlatformClient, deployment_id: str) -> Deployment:
+    """Remember a deployment first seen in a signed launch, for an admin to approve. Commits in
+    its own transaction, so it survives the rejection of the launch that revealed it; a second
+    launch of the same deployment finds the row the first one wrote."""
+    deployment_id = check_identifier("deployment id", deployment_id)
+    existing = find_deployment(client, deployment_id)
+    if existing is not None:
+        return existing
+    try:
+        with db.session.begin_nested():
+            deployment = Deployment(
+                platform_id=client.platform_id,
+                client_pk=client.id,
+                deployment_id=deployment_id,
+                status=PENDING,
+            )
+            db.session.add(deployment)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        deployment = find_deployment(client, deployment_id)
+        if deployment is None:
+            raise
+    return deployment

@@ -10,6 +10,7 @@ rows. Code outside launches (admin area, jobs, CLI) runs unscoped and filters ex
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Iterator
 
 from flask import g, has_app_context
@@ -65,7 +66,14 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("unscoped"):
         return
-    state.statement = state.statement.options(*(_criteria(cls, platform_id) for cls in tenant_classes()))
+    state.statement = state.statement.options(*_tenant_options(platform_id))
+
+
+@lru_cache(maxsize=4096)
+def _tenant_options(platform_id: int) -> tuple:
+    # Built once per platform and reused by every query: building the options for every mapped
+    # class on each query cost more than the query itself (about 1 ms for 33 classes).
+    return tuple(_criteria(cls, platform_id) for cls in tenant_classes())
 
 
 def _criteria(cls: type, platform_id: int):

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import text
 
-from lti_tool import identity, launch as lti_launch
+from lti_tool import identity, landing, launch as lti_launch
 from lti_tool.csrf import csrf
 from lti_tool.cache import redis_client
 from lti_tool.db import db
@@ -169,13 +169,16 @@ def relaunch():
 
 
 def _accept(validated: lti_launch.ValidatedLaunch):
+    platform_id = validated.client.platform_id  # read before record_launch's commit expires it
     record = identity.record_launch(validated)
     LAUNCHES.labels("launch", "accepted", "").inc()
     log.info(
         "launch accepted",
-        extra={"platform_id": validated.client.platform_id, "launch_id": record.launch_id, "message_type": validated.message_type},
+        extra={"platform_id": platform_id, "launch_id": record.launch_id, "message_type": validated.message_type},
     )
-    response = redirect(url_for("lti.home", launch_id=record.launch_id), code=303)
+    # A feature package may claim the launch (a deep-linking picker, the item a link names).
+    target = landing.landing_url(record, validated) or url_for("lti.home", launch_id=record.launch_id)
+    response = redirect(target, code=303)
     response.delete_cookie(
         lti_launch.STATE_COOKIE_PREFIX + request.form["state"], path=url_for("lti.launch")
     )

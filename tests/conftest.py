@@ -53,8 +53,10 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"lti-test-{RUN_ID}:"
     yield prefix
     client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(match=prefix + "*", count=1000):
-        client.delete(key)
+    # RQ's keys carry the prefix inside them (queue "rq:queue:<prefix>grades", job "rq:job:<run>_<id>").
+    for pattern in (prefix + "*", f"rq:*:{prefix}*", f"rq:*:{prefix.rstrip(':')}_*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            client.delete(key)
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +91,7 @@ def build_app(base: dict[str, Any], **overrides: Any) -> Flask:
     url = base["DATABASE_URL"]
     if url not in _migrated:
         with app.app_context():
-            # "heads": parallel work may add migration branches until they are merged.
-            upgrade(revision="heads")
+            upgrade()
         _migrated.add(url)
     return app
 
@@ -110,6 +111,10 @@ def _clean(app: Flask) -> None:
             prefix = app.config["SETTINGS"].REDIS_KEY_PREFIX
             for key in client.scan_iter(match=prefix + "*", count=1000):
                 client.delete(key)
+            # Jobs a test queued and no worker ran must not reach the next test's workers.
+            from lti_tool import jobs
+
+            jobs.purge(app)
     forget_cached_keys()
     reset = getattr(keys_service, "forget_cached_keys", None)
     if reset:

@@ -194,12 +194,23 @@ class Profile:
     hint_style: str
     # Moodle's service and return URLs carry query strings; tools must keep them.
     service_query: str = ""
-    # Extra parameters on the login initiation request. Canvas names the frame that answers
-    # platform-storage postMessages; this platform does not answer them yet, so tools must fall back.
+    # Extra parameters on the login initiation request.
     login_extras: Mapping[str, str] = field(default_factory=dict)
+    # Whether launches offer platform storage (LTI client-side postMessages) unless the person
+    # launching says otherwise: Canvas does, naming its storage frame in `lti_storage_target`.
+    offers_platform_storage: bool = False
     sends_lis_and_ext: bool = False
     sends_placement: bool = False
     custom: Mapping[str, str] = field(default_factory=dict)
+    # Dynamic registration, as each LMS does it: which entry of a message type listed twice it
+    # keeps ("last" Moodle, "first" Sakai, "all" Canvas), whether it names the deployment in its
+    # answer, whether it runs the tool's registration page in an iframe, the placements it offers
+    # per message type, and the member of the tool configuration that carries a privacy level.
+    registration_keeps: str = "all"
+    sends_deployment_at_registration: bool = False
+    registration_in_iframe: bool = False
+    placements: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    privacy_extension: str | None = None
 
 
 PROFILES: dict[str, Profile] = {
@@ -219,6 +230,8 @@ PROFILES: dict[str, Profile] = {
         service_query="type_id=1",
         sends_lis_and_ext=True,
         custom={"course_code": "ASTRO-101"},
+        registration_keeps="last",
+        sends_deployment_at_registration=True,
     ),
     "canvas": Profile(
         key="canvas",
@@ -237,14 +250,37 @@ PROFILES: dict[str, Profile] = {
         login_extras={
             "canvas_region": "us-east-1",
             "canvas_environment": "prod",
-            "lti_storage_target": "post_message_forwarding",
         },
+        offers_platform_storage=True,
         sends_placement=True,
         custom={"course_code": "ASTRO-101"},
+        registration_keeps="all",
+        registration_in_iframe=True,
+        placements={
+            "LtiResourceLinkRequest": ("course_navigation", "link_selection"),
+            "LtiDeepLinkingRequest": ("link_selection", "assignment_selection", "editor_button"),
+        },
+        privacy_extension="https://canvas.instructure.com/lti/privacy_level",
     ),
 }
 PRIVACY_LEVELS = ("anonymous", "public")
+# The name of the hidden frame on the course page that answers platform-storage postMessages
+# (Canvas's name for it); tools address it as window.parent.frames[<name>].
+STORAGE_FRAME_NAME = "post_message_forwarding"
 DEFAULT_CANVAS_DEPLOYMENT_ID = "42:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"
+
+
+def tool_origin(config: PlatformConfig) -> str:
+    """The origin the tool's pages run on (where its login URL is): the only origin the storage
+    frame answers. Spelled as browsers spell `event.origin`: lower case, no default port."""
+    parts = urlsplit(config.tool_login_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is not None and port != {"http": 80, "https": 443}.get(parts.scheme):
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
 
 
 def find_profile(key: str | None) -> Profile:
@@ -290,8 +326,18 @@ class PlatformConfig:
     login_path: str = "/lti/login"
     launch_path: str = "/lti/launch"
     tool_jwks_path: str = "/.well-known/jwks.json"
+    tool_register_path: str = "/lti/register"
     # Seconds of clock drift tolerated on JWTs the tool sends.
     leeway_seconds: int = 60
+    # Members per roster (NRPS) page when the tool asks for no limit: small, so paging is exercised.
+    roster_page_size: int = 2
+    # Set once the tool registered itself by dynamic registration: what it registered replaces
+    # the defaults above (see `with_registration`).
+    registered_login_url: str = ""
+    registered_launch_url: str = ""
+    registered_redirect_uris: tuple[str, ...] = ()
+    registered_jwks_url: str = ""
+    registered_privacy: str = ""
 
     def with_urls(self, issuer: str, tool_url: str) -> PlatformConfig:
         return replace(self, issuer=self.issuer or issuer, tool_url=self.tool_url or tool_url)
@@ -328,20 +374,46 @@ class PlatformConfig:
 
     @property
     def tool_login_url(self) -> str:
-        return self._tool(self.login_path)
+        return self.registered_login_url or self._tool(self.login_path)
 
     @property
     def tool_launch_url(self) -> str:
-        return self._tool(self.launch_path)
+        return self.registered_launch_url or self._tool(self.launch_path)
 
     @property
     def tool_jwks_url(self) -> str:
-        return self._tool(self.tool_jwks_path)
+        return self.registered_jwks_url or self._tool(self.tool_jwks_path)
+
+    @property
+    def tool_register_url(self) -> str:
+        return self._tool(self.tool_register_path)
 
     @property
     def redirect_uris(self) -> tuple[str, ...]:
         # The tool's registered redirect URIs: launches and deep-linking requests alike.
-        return (self.tool_launch_url,)
+        return self.registered_redirect_uris or (self.tool_launch_url,)
+
+    @property
+    def openid_configuration_url(self) -> str:
+        return self._base() + "/openid-configuration"
+
+    @property
+    def registration_endpoint(self) -> str:
+        return self._base() + "/registrations"
+
+    def with_registration(self, registration: Mapping[str, Any] | None) -> PlatformConfig:
+        """This platform as the tool registered itself with it (unchanged when it did not)."""
+        if not registration:
+            return self
+        return replace(
+            self,
+            client_id=registration["client_id"],
+            registered_login_url=registration["initiate_login_uri"],
+            registered_launch_url=registration["target_link_uri"],
+            registered_redirect_uris=tuple(registration["redirect_uris"]),
+            registered_jwks_url=registration["jwks_uri"],
+            registered_privacy=registration.get("privacy_level") or "",
+        )
 
     def deployment_for(self, profile: Profile) -> str:
         return self.canvas_deployment_id if profile.key == "canvas" else self.deployment_id
@@ -784,11 +856,15 @@ def start_launch(
     link_id: str | None = None,
     deep_linking: bool = False,
     privacy: str | None = None,
+    platform_storage: bool | None = None,
 ) -> str:
-    """Begin a launch as `person`: the URL of the tool's login initiation endpoint to redirect to."""
+    """Begin a launch as `person`: the URL of the tool's login initiation endpoint to redirect to.
+
+    `platform_storage` offers the tool this platform's storage frame for the launch (None: as the
+    profile does by default)."""
     person = find_person(person_key)
     profile = find_profile(profile_key or config.profile)
-    privacy = privacy or profile.default_privacy
+    privacy = privacy or default_privacy(config, profile)
     if privacy not in PRIVACY_LEVELS:
         levels = ", ".join(PRIVACY_LEVELS)
         raise DevPlatformError(f"Unknown privacy level {privacy!r}: choose one of {levels}.")
@@ -825,6 +901,8 @@ def start_launch(
         message_hint = token
 
     extras: dict[str, str] = dict(profile.login_extras)
+    if profile.offers_platform_storage if platform_storage is None else platform_storage:
+        extras["lti_storage_target"] = STORAGE_FRAME_NAME
     if profile.key == "canvas":
         # Canvas repeats the registration on the login request.
         extras["deployment_id"] = hint.deployment_id
@@ -973,7 +1051,8 @@ def build_claims(launch: DevMessageLaunch, config: PlatformConfig, hint: LaunchH
             extra[CANVAS_PLACEMENT_CLAIM] = "link_selection"
     launch.set_custom_parameters_claim(custom)
     launch.set_ags(lineitems_url, lineitem_url, allow_creating_lineitems=True)
-    launch.set_nrps(f"{base}/nrps/{COURSE.context_id}/memberships{query}")
+    # The profile is part of the roster URL: each profile knows the people by its own user ids.
+    launch.set_nrps(f"{base}/nrps/{profile.key}/{COURSE.context_id}/memberships{query}")
 
     extra[LTI + "tool_platform"] = {
         "guid": f"{urlsplit(base).netloc}:{profile.key}",
@@ -1238,3 +1317,237 @@ def register_in_tool(config: PlatformConfig) -> bool:
             if attempt == 2:
                 raise
     return False
+
+
+# --- Dynamic registration: the platform side ---------------------------------------------------
+
+PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+REGISTRATION_TOKEN_TTL = 3600
+SUPPORTED_MESSAGES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
+CLAIMS_SUPPORTED = ("iss", "sub", "aud", "name", "given_name", "family_name", "email", "picture", "locale")
+CANVAS_PRIVACY_LEVELS = ("anonymous", "name_only", "email_only", "public")
+
+
+def default_privacy(config: PlatformConfig, profile: Profile) -> str:
+    """The privacy of launches: the level the tool registered with (Canvas honours it), else the
+    profile's own default."""
+    if profile.privacy_extension and config.registered_privacy:
+        return "public" if config.registered_privacy == "public" else "anonymous"
+    return profile.default_privacy
+
+
+def _registration_audience(config: PlatformConfig) -> str:
+    return config.registration_endpoint
+
+
+def registration_start_url(config: PlatformConfig, profile_key: str | None) -> str:
+    """The tool's registration URL with the two parameters a platform adds: where its OpenID
+    configuration is, and a single-use token for the registration endpoint."""
+    profile = find_profile(profile_key or config.profile)
+    token = _sign(
+        config, {"purpose": "registration", "profile": profile.key}, _registration_audience(config), REGISTRATION_TOKEN_TTL
+    )
+    query = urlencode({"openid_configuration": config.openid_configuration_url, "registration_token": token})
+    return f"{config.tool_register_url}?{query}"
+
+
+def _bearer_claims(config: PlatformConfig, authorization: str | None) -> dict[str, Any]:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DevPlatformError(
+            "The registration token is missing: send it as 'Authorization: Bearer <registration_token>'.",
+            status=401,
+            oauth_error="invalid_token",
+        )
+    try:
+        claims = _verify(config, token.strip(), _registration_audience(config), "The registration token")
+    except DevPlatformError as exc:
+        raise DevPlatformError(exc.message, status=401, oauth_error="invalid_token") from None
+    if claims.get("purpose") != "registration":
+        raise DevPlatformError("That token is not a registration token.", status=401, oauth_error="invalid_token")
+    return claims
+
+
+def openid_configuration(config: PlatformConfig, authorization: str | None) -> dict[str, Any]:
+    """The platform's OpenID configuration (LTI Dynamic Registration 1.0, section 3.4). Like
+    Canvas, it is served only to a holder of a registration token."""
+    profile = find_profile(_bearer_claims(config, authorization)["profile"])
+    messages = []
+    for message_type in SUPPORTED_MESSAGES:
+        entry: dict[str, Any] = {"type": message_type}
+        if profile.placements.get(message_type):
+            entry["placements"] = list(profile.placements[message_type])
+        messages.append(entry)
+    return {
+        "issuer": config.issuer,
+        "authorization_endpoint": config.auth_url,
+        "registration_endpoint": config.registration_endpoint,
+        "jwks_uri": config.jwks_url,
+        "token_endpoint": config.token_url,
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", *GRANTED_SCOPES],
+        "response_types_supported": ["id_token"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "subject_types_supported": ["public", "pairwise"],
+        PLATFORM_CONFIGURATION: {
+            "product_family_code": profile.product_family_code,
+            "version": profile.platform_version,
+            "messages_supported": messages,
+            "variables": ["CourseSection.sourcedId", "Person.name.full", "ResourceLink.id"],
+        },
+    }
+
+
+def _metadata_error(message: str) -> DevPlatformError:
+    # RFC 7591's answer to client metadata a platform will not accept.
+    return DevPlatformError(message, status=400, oauth_error="invalid_client_metadata")
+
+
+def _checked_url(name: str, value: Any, domain: str | None = None) -> str:
+    if not isinstance(value, str) or not value:
+        raise _metadata_error(f"{name} is missing or not a string.")
+    parts = urlsplit(value)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("https", "http") or not parts.netloc or (parts.scheme == "http" and not local):
+        raise _metadata_error(f"{name} {value!r} must be an absolute https URL.")
+    if parts.fragment:
+        raise _metadata_error(f"{name} {value!r} must not have a fragment.")
+    if domain is not None and parts.netloc.lower() != domain.lower():
+        raise _metadata_error(f"{name} {value!r} is not on the tool's domain {domain!r}.")
+    return value
+
+
+def _string_list(name: str, value: Any, *, required: bool = True) -> list[str]:
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise _metadata_error(f"{name} must be a list of strings.")
+    if required and not value:
+        raise _metadata_error(f"{name} must not be empty.")
+    return value
+
+
+def check_client_registration(body: Any, profile: Profile) -> dict[str, Any]:
+    """Check a tool's registration request field by field (LTI Dynamic Registration 1.0, 3.5.2,
+    and OpenID Connect Dynamic Client Registration). Returns what the platform keeps."""
+    if not isinstance(body, dict):
+        raise _metadata_error("The registration request must be a JSON object.")
+    if body.get("application_type") != "web":
+        raise _metadata_error(f"application_type must be 'web', not {body.get('application_type')!r}.")
+    if "id_token" not in _string_list("response_types", body.get("response_types")):
+        raise _metadata_error("response_types must include 'id_token'.")
+    grant_types = _string_list("grant_types", body.get("grant_types"))
+    for grant in ("implicit", "client_credentials"):
+        if grant not in grant_types:
+            raise _metadata_error(f"grant_types must include {grant!r}.")
+    if body.get("token_endpoint_auth_method") != "private_key_jwt":
+        raise _metadata_error("token_endpoint_auth_method must be 'private_key_jwt'.")
+    client_name = body.get("client_name")
+    if not isinstance(client_name, str) or not client_name.strip():
+        raise _metadata_error("client_name is missing.")
+    tool = body.get(TOOL_CONFIGURATION)
+    if not isinstance(tool, dict):
+        raise _metadata_error(f"{TOOL_CONFIGURATION} is missing or not an object.")
+    domain = tool.get("domain")
+    if not isinstance(domain, str) or not domain or "/" in domain:
+        raise _metadata_error("The tool configuration's domain must be a host name (with its port, if any).")
+    login = _checked_url("initiate_login_uri", body.get("initiate_login_uri"), domain)
+    redirect_uris = [_checked_url("redirect_uris", uri, domain) for uri in _string_list("redirect_uris", body.get("redirect_uris"))]
+    jwks_uri = _checked_url("jwks_uri", body.get("jwks_uri"))
+    if body.get("logo_uri") is not None:
+        _checked_url("logo_uri", body.get("logo_uri"))
+    scope = body.get("scope", "")
+    if not isinstance(scope, str):
+        raise _metadata_error("scope must be a space-separated string.")
+    scopes = scope.split()
+    refused = [s for s in scopes if s not in GRANTED_SCOPES]
+    if refused:
+        raise _metadata_error("Scopes this platform does not offer: " + " ".join(refused))
+    target = _checked_url("target_link_uri", tool.get("target_link_uri"), domain)
+    if target not in redirect_uris:
+        raise _metadata_error(f"target_link_uri {target!r} must be one of the redirect_uris.")
+    claims = _string_list("claims", tool.get("claims"))
+    if "sub" not in claims:
+        raise _metadata_error("claims must include 'sub'.")
+    raw_messages = tool.get("messages")
+    if not isinstance(raw_messages, list) or not raw_messages:
+        raise _metadata_error("messages must be a non-empty list.")
+    kept: dict[str, dict[str, Any]] = {}
+    for index, message in enumerate(raw_messages, 1):
+        if not isinstance(message, dict) or message.get("type") not in SUPPORTED_MESSAGES:
+            raise _metadata_error(f"Message {index} has no supported type (one of {', '.join(SUPPORTED_MESSAGES)}).")
+        if message.get("target_link_uri") is not None:
+            _checked_url(f"message {index} target_link_uri", message["target_link_uri"], domain)
+        placements = _string_list(f"message {index} placements", message.get("placements"), required=False)
+        allowed = profile.placements.get(message["type"])
+        if allowed is not None and any(p not in allowed for p in placements):
+            raise _metadata_error(
+                f"Message {index} asks for placements {placements}; this platform offers {list(allowed)} for {message['type']}."
+            )
+        for name in ("label", "icon_uri"):
+            if message.get(name) is not None and not isinstance(message[name], str):
+                raise _metadata_error(f"Message {index} {name} must be a string.")
+        if profile.registration_keeps == "first" and message["type"] in kept:
+            continue
+        kept[message["type"]] = {**message, "placements": placements}
+    if profile.registration_keeps == "all":
+        accepted = list(raw_messages)
+    else:
+        accepted = list(kept.values())
+    privacy = None
+    if profile.privacy_extension and profile.privacy_extension in tool:
+        privacy = tool[profile.privacy_extension]
+        if privacy not in CANVAS_PRIVACY_LEVELS:
+            raise _metadata_error(f"{profile.privacy_extension} must be one of {', '.join(CANVAS_PRIVACY_LEVELS)}.")
+    return {
+        "client_name": client_name,
+        "initiate_login_uri": login,
+        "redirect_uris": redirect_uris,
+        "jwks_uri": jwks_uri,
+        "target_link_uri": target,
+        "scope": " ".join(scopes),
+        "claims": claims,
+        "messages": accepted,
+        "privacy_level": privacy,
+        "domain": domain,
+    }
+
+
+def accept_registration(config: PlatformConfig, authorization: str | None, body: Any) -> dict[str, Any]:
+    """The registration endpoint: check the token (single use) and the request, keep the tool's
+    registration, and answer with its client id (and, where the profile does, the deployment)."""
+    token_claims = _bearer_claims(config, authorization)
+    profile = find_profile(token_claims["profile"])
+    kept = check_client_registration(body, profile)
+    if not remember_once(config, f"registration-token:{token_claims['jti']}", float(token_claims["exp"])):
+        raise DevPlatformError("This registration token was already used.", status=401, oauth_error="invalid_token")
+    client_id = f"dr-{uuid.uuid4().hex[:16]}"
+    deployment_id = config.deployment_for(profile)
+    registration = {
+        **kept,
+        "client_id": client_id,
+        "profile": profile.key,
+        "deployment_id": deployment_id,
+        "registered_at": int(time.time()),
+    }
+    with _locked(config):
+        _write_json(config.key_path / "registration.json", registration)
+    tool_answer = {**body[TOOL_CONFIGURATION], "messages": kept["messages"]}
+    if profile.sends_deployment_at_registration:
+        tool_answer["deployment_id"] = deployment_id
+    return {**body, "client_id": client_id, TOOL_CONFIGURATION: tool_answer}
+
+
+def tool_registration_record(config: PlatformConfig) -> dict[str, Any] | None:
+    """What the tool registered by dynamic registration, if it did."""
+    record = _read_json(config.key_path / "registration.json", None)
+    return record if isinstance(record, dict) and record.get("client_id") else None
+
+
+def forget_tool_registration(config: PlatformConfig) -> None:
+    with _locked(config):
+        with contextlib.suppress(FileNotFoundError):
+            (config.key_path / "registration.json").unlink()

@@ -12,30 +12,41 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
 
+from lti_tool.dev_platform import services
 from lti_tool.dev_platform.platform import (
     COURSE,
     PEOPLE,
     PRIVACY_LEVELS,
     PROFILES,
+    STORAGE_FRAME_NAME,
     DevPlatformError,
     PlatformConfig,
     ValuesRequest,
     accept_deep_link_response,
+    accept_registration,
     authorize,
     course_links,
+    default_privacy,
     find_profile,
+    forget_tool_registration,
+    openid_configuration,
+    registration_start_url,
+    tool_registration_record,
     issue_access_token,
     jwks,
     login_hint_of,
     register_in_tool,
     start_launch,
     subject_of,
+    tool_origin,
 )
 
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/dev/lms"
 CONFIG_KEY = "lti_dev_platform"
+# The course page's frame that launches open in (the form target of its launch buttons).
+TOOL_FRAME_NAME = "tool_frame"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 bp = Blueprint("dev_platform", __name__, template_folder=str(TEMPLATES))
@@ -54,6 +65,12 @@ def _is_mounted() -> bool:
 
 
 def current_config() -> PlatformConfig:
+    """This request's configuration, as the tool registered itself by dynamic registration if it did."""
+    config = base_config()
+    return config.with_registration(tool_registration_record(config))
+
+
+def base_config() -> PlatformConfig:
     """The configuration for this request: fixed (standalone) or derived from the request (mounted)."""
     fixed: PlatformConfig | None = current_app.extensions.get(CONFIG_KEY)
     settings = current_app.config.get("SETTINGS")
@@ -95,10 +112,10 @@ def _refused(exc: DevPlatformError):
 def course():
     config = current_config()
     profile = find_profile(request.args.get("profile") or config.profile)
-    privacy = request.args.get("privacy") or profile.default_privacy
+    privacy = request.args.get("privacy") or default_privacy(config, profile)
     if privacy not in PRIVACY_LEVELS:
-        privacy = profile.default_privacy
-    problem = _ensure_registered(config)
+        privacy = default_privacy(config, profile)
+    problem = _ensure_registered(base_config())
     people = [
         {"person": person, "sub": subject_of(person, profile), "login_hint": login_hint_of(person, profile)}
         for person in PEOPLE
@@ -114,14 +131,32 @@ def course():
         people=people,
         links=course_links(config, profile),
         problem=problem,
+        registration=tool_registration_record(config),
+        registered_now=request.args.get("registered") == "1",
         tool_message=request.args.get("lti_msg"),
         tool_error=request.args.get("lti_errormsg"),
+        platform_storage=_storage_choice(request.args, profile.offers_platform_storage),
+        launch_target="_blank" if request.args.get("open") == "window" else TOOL_FRAME_NAME,
+        tool_frame=TOOL_FRAME_NAME,
+        storage_frame=STORAGE_FRAME_NAME,
+        gradebook=services.received_gradebook(config),
     )
+
+
+def _storage_choice(values, default: bool | None) -> bool | None:
+    """The platform-storage choice of a form: a hidden "off" precedes the "on" checkbox, so an
+    unticked box still says off; absent altogether, the profile's default (`default`)."""
+    chosen = values.getlist("storage")
+    if not chosen:
+        return default
+    if any(value not in ("on", "off") for value in chosen):
+        raise DevPlatformError("storage must be 'on' or 'off'.")
+    return "on" in chosen
 
 
 def _start(deep_linking: bool):
     config = current_config()
-    problem = _ensure_registered(config)
+    problem = _ensure_registered(base_config())
     if problem:
         raise DevPlatformError(problem)
     url = start_launch(
@@ -131,8 +166,21 @@ def _start(deep_linking: bool):
         link_id=request.values.get("link"),
         privacy=request.values.get("privacy"),
         deep_linking=deep_linking,
+        platform_storage=_storage_choice(request.values, None),
     )
     return redirect(url, 302)
+
+
+@bp.get("/storage-frame")
+def storage_frame():
+    """The hidden frame of the course page that keeps data for the tool (LTI client-side
+    postMessages: lti.put_data / lti.get_data), in this platform's own, first-party storage."""
+    page = render_template(
+        "dev_platform/storage_frame.html", tool_origin=tool_origin(current_config()), frame_name=STORAGE_FRAME_NAME
+    )
+    # Only this platform's own pages may embed it.
+    headers = {"X-Frame-Options": "SAMEORIGIN", "Content-Security-Policy": "frame-ancestors 'self'"}
+    return page, 200, headers
 
 
 @bp.route("/launch", methods=["GET", "POST"])
@@ -183,12 +231,107 @@ def deep_link_return():
     )
 
 
-@bp.route("/ags/<path:rest>", methods=["GET", "POST", "PUT", "DELETE"])
-@bp.route("/nrps/<path:rest>", methods=["GET"])
-def not_yet(rest: str):
-    # The URLs are in the launch claims already; the services come later.
-    description = "This service is not available in the development LMS yet."
-    return jsonify(error="not_implemented", error_description=description), 501
+@bp.get("/register-tool")
+def register_tool():
+    """Run LTI Dynamic Registration against the tool: open its registration page the way the
+    chosen LMS does (Canvas in an iframe, Moodle in a new window)."""
+    config = current_config()
+    profile = find_profile(request.args.get("profile") or config.profile)
+    return render_template(
+        "dev_platform/register_tool.html",
+        platform=config,
+        profile=profile,
+        start_url=registration_start_url(config, profile.key),
+        course_url=url_for("dev_platform.course", profile=profile.key, registered="1"),
+    )
+
+
+@bp.get("/openid-configuration")
+def platform_openid_configuration():
+    body = openid_configuration(current_config(), request.headers.get("Authorization"))
+    return jsonify(body), 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/registrations")
+def registrations():
+    body = request.get_json(silent=True)
+    if body is None:
+        raise DevPlatformError("The registration request must be JSON.", oauth_error="invalid_client_metadata")
+    answer = accept_registration(base_config(), request.headers.get("Authorization"), body)
+    return jsonify(answer), 201, {"Cache-Control": "no-store"}
+
+
+@bp.post("/registration/forget")
+def registration_forget():
+    """Go back to the built-in registration (client id dev-client)."""
+    config = base_config()
+    forget_tool_registration(config)
+    return redirect(url_for("dev_platform.course", profile=request.form.get("profile") or config.profile), 303)
+
+
+# --- LTI Advantage services (AGS and NRPS) --------------------------------------------------------
+
+
+def _reply(reply: services.Reply):
+    if reply.body is None:
+        response = current_app.response_class(status=reply.status)
+    else:
+        response = jsonify(reply.body)
+        response.status_code = reply.status
+        response.mimetype = reply.media_type
+    response.headers.update(reply.headers)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _token(*accepted: str) -> PlatformConfig:
+    config = current_config()
+    services.check_token(config, request.headers.get("Authorization"), *accepted)
+    return config
+
+
+def _json_body():
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        raise DevPlatformError("The request body must be JSON.", oauth_error="invalid_request")
+    return body
+
+
+@bp.route("/ags/<context_id>/lineitems", methods=["GET", "POST"])
+def line_items(context_id: str):
+    if request.method == "POST":
+        config = _token(*services.WRITE_LINE_ITEMS)
+        return _reply(services.create_line_item(config, context_id, request.args.to_dict(), _json_body()))
+    config = _token(*services.READ_LINE_ITEMS)
+    return _reply(services.list_line_items(config, context_id, request.args.to_dict()))
+
+
+@bp.route("/ags/<context_id>/lineitems/<item_id>/lineitem", methods=["GET", "PUT", "DELETE"])
+def line_item(context_id: str, item_id: str):
+    if request.method == "GET":
+        return _reply(services.get_line_item(_token(*services.READ_LINE_ITEMS), context_id, item_id))
+    config = _token(*services.WRITE_LINE_ITEMS)
+    if request.method == "PUT":
+        return _reply(services.update_line_item(config, context_id, item_id, _json_body()))
+    return _reply(services.delete_line_item(config, context_id, item_id))
+
+
+@bp.post("/ags/<context_id>/lineitems/<item_id>/lineitem/scores")
+def scores(context_id: str, item_id: str):
+    config = _token(*services.POST_SCORES)
+    return _reply(services.post_score(config, context_id, item_id, request.content_type, _json_body()))
+
+
+@bp.get("/ags/<context_id>/lineitems/<item_id>/lineitem/results")
+def results(context_id: str, item_id: str):
+    config = _token(*services.READ_RESULTS)
+    return _reply(services.results(config, context_id, item_id, request.args.to_dict()))
+
+
+@bp.get("/nrps/<profile_key>/<context_id>/memberships")
+def memberships(profile_key: str, context_id: str):
+    config = _token(*services.READ_MEMBERS)
+    return _reply(services.memberships(config, profile_key, context_id, request.args.to_dict()))
 
 
 def create_platform_app(config: PlatformConfig) -> Flask:

@@ -6,6 +6,7 @@ makes the platform fetch the tool's key set), which deadlocks a single-threaded 
 
 from __future__ import annotations
 
+import ssl
 import threading
 from typing import Any, Callable, Iterable
 
@@ -30,12 +31,29 @@ class LiveServer:
     or, when the app is ready: ``with LiveServer(app) as server: requests.get(server.url + "/")``.
     """
 
-    def __init__(self, app: WSGIApp | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        app: WSGIApp | None = None,
+        host: str = "127.0.0.1",
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        public_host: str | None = None,
+    ) -> None:
+        """`ssl_context` serves https; `public_host` is the name put in `url` (e.g. "localhost" for a
+        server bound to 127.0.0.1: another site to a browser)."""
         self.app = app
         self._server = make_server(host, 0, self._dispatch, threaded=True, request_handler=_QuietHandler)
+        if ssl_context is not None:
+            # The TLS handshake happens in each request's thread: done on accept, one browser
+            # connection opened ahead of time would stall every other.
+            self._server.socket = ssl_context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self._server.ssl_context = ssl_context
         self.host = host
         self.port = self._server.server_port
-        self.url = f"http://{host}:{self.port}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://{public_host or host}:{self.port}"
         self._thread: threading.Thread | None = None
         if app is not None:
             self.start()
