@@ -118,6 +118,10 @@ class Settings:
     LOG_JSON: bool = True
     # Bearer token that protects /metrics. Empty: open in development, not served in production.
     METRICS_TOKEN: str = ""
+    # OpenTelemetry tracing: an OTLP/HTTP collector's base URL (spans go to <url>/v1/traces).
+    # Empty: tracing off.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = ""
+    OTEL_SERVICE_NAME: str = "lti-tool"
 
     # Learning analytics. Chart days are calendar days in this IANA time zone (fixed per event
     # when it is ingested, so a change applies to later events).

@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from config.settings import PROJECT_ROOT
-from lti_tool import cache, csrf, errors, i18n, limits, observability, security
+from lti_tool import cache, csrf, errors, i18n, limits, observability, security, tracing
 from lti_tool.db import db
 
 migrate = Migrate()
@@ -69,6 +69,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)
     limits.init_app(app)
+    tracing.init_app(app)
     _register_packages(app, settings)
     return app
 

@@ -64,7 +64,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from lti_tool import observability
+from lti_tool import observability, tracing
 from lti_tool.db import db
 
 log = logging.getLogger("lti_tool.jobs")
@@ -406,7 +406,7 @@ def run_job(func: str | Callable, *args: Any) -> bool:
     path = func_path(func)
     try:
         target = resolve(path)
-        with fresh_app_context():
+        with fresh_app_context(), tracing.job_span(current_app, path):
             target(*args)
         return True
     except Exception:

@@ -28,7 +28,7 @@ import redis
 from flask import Flask
 from rq.worker import SimpleWorker, Worker
 
-from lti_tool import jobs, schedule
+from lti_tool import jobs, schedule, tracing
 from lti_tool.db import db
 from lti_tool.observability import JOB_DURATION, JOB_FAILURES
 
@@ -42,7 +42,7 @@ class _AppJobs:
 
     def perform_job(self, job, queue, execution) -> bool:  # noqa: D401 - RQ's hook
         started = time.perf_counter()
-        with self.app.app_context():
+        with self.app.app_context(), tracing.job_span(self.app, job.func_name):
             ok = super().perform_job(job, queue, execution)  # type: ignore[misc]
         JOB_DURATION.labels(job.func_name).observe(time.perf_counter() - started)
         if not ok:
