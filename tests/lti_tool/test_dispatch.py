@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from lti_tool import events, jobs, registry, subscribers
+from lti_tool import events, jobs, subscribers
 from lti_tool.db import db, utcnow
 from lti_tool.events import Event
-from lti_tool.models import Context, User
 from tests.support.worker import run_burst
 
 
@@ -29,24 +28,10 @@ def seen(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def where(app_ctx):
-    platform = registry.add_platform(
-        registry.PlatformInput(
-            issuer="https://lms.example.edu",
-            client_id="c",
-            auth_url="https://lms.example.edu/a",
-            token_url="https://lms.example.edu/t",
-            jwks_url="https://lms.example.edu/k",
-            deployment_ids=("1",),
-        )
-    )
-    user = User(platform_id=platform.id, sub="u1")
-    context = Context(platform_id=platform.id, deployment_pk=platform.clients[0].deployments[0].id, context_id="c1")
-    db.session.add_all([user, context])
-    db.session.commit()
+def where(where, app_ctx):
     if app_ctx.extensions.get("lti_redis") is not None:
         jobs.purge()
-    return dict(platform_id=platform.id, user_pk=user.id, context_pk=context.id)
+    return where
 
 
 def test_every_declared_subscriber_exists_on_a_known_queue():

@@ -1,29 +1,9 @@
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool import events, registry
+from lti_tool import events
 from lti_tool.db import db
 from lti_tool.events import Event, EventError
-from lti_tool.models import Context, User
-
-
-@pytest.fixture
-def where(app_ctx):
-    platform = registry.add_platform(
-        registry.PlatformInput(
-            issuer="https://lms.example.edu",
-            client_id="c",
-            auth_url="https://lms.example.edu/a",
-            token_url="https://lms.example.edu/t",
-            jwks_url="https://lms.example.edu/k",
-            deployment_ids=("1",),
-        )
-    )
-    user = User(platform_id=platform.id, sub="u1")
-    context = Context(platform_id=platform.id, deployment_pk=platform.clients[0].deployments[0].id, context_id="c1")
-    db.session.add_all([user, context])
-    db.session.commit()
-    return dict(platform_id=platform.id, user_pk=user.id, context_pk=context.id)
 
 
 def test_publish_writes_in_the_callers_transaction(where):

@@ -10,7 +10,7 @@ import pytest
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from lti_tool import jobs, registry
+from lti_tool import jobs
 from lti_tool.db import db
 from lti_tool.models import User
 from tests.lti_tool import sample_jobs
@@ -26,22 +26,6 @@ def lines(path: Path) -> list[str]:
 @pytest.fixture
 def trace(tmp_path) -> Path:
     return tmp_path / "trace.txt"
-
-
-@pytest.fixture
-def platform_id(app_ctx):
-    platform = registry.add_platform(
-        registry.PlatformInput(
-            issuer="https://lms.example.edu",
-            client_id="c",
-            auth_url="https://lms.example.edu/a",
-            token_url="https://lms.example.edu/t",
-            jwks_url="https://lms.example.edu/k",
-            deployment_ids=("1",),
-        )
-    )
-    db.session.commit()
-    return platform.id
 
 
 @pytest.fixture
