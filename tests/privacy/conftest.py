@@ -21,6 +21,7 @@ from sqlalchemy.types import JSON
 from lti_tool import events
 from lti_tool.db import db
 from lti_tool.models import LaunchLog, User
+from tests.admin.conftest import admin_account, admin_client  # noqa: F401 - fixtures for the admin pages
 from tests.analytics.conftest import Campus, make_campus, publish, record_launch
 
 TARGET = {
