@@ -72,17 +72,21 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding("grade_attempts", "user_pk", DELETE, "Quiz attempts with the answers given and their scores."),
     Holding("grade_deliveries", "user_pk", DELETE,
             "Scores sent (or to be sent) to the LMS gradebook and where each delivery stands."),
-    Holding("grade_memberships", "user_pk", DELETE, "Course rosters as the LMS's Names and Roles service listed them."),
+    Holding("grade_memberships", "user_pk", DELETE,
+            "Course rosters as the LMS's Names and Roles service listed them."),
     Holding("notifications", "user_pk", DELETE, "In-app notifications received (their emails go with them)."),
     Holding("notification_preferences", "user_pk", DELETE, "Email choices per kind of notification."),
     Holding("notification_roster_seen", "user_pk", KEEP,
             "That teachers were told about this learner joining a course (ids only). Kept so the "
             "pseudonymous learner is not announced again."),
-    Holding("courses", "owner_pk", KEEP, "Courses this person authored (teaching content, kept for its learners)."),
+    Holding("courses", "owner_pk", KEEP,
+            "Courses this person authored (teaching content, kept for its learners)."),
     Holding("course_placements", "placed_by_pk", KEEP, "Courses this person placed in an LMS course."),
-    Holding("analytics_facts", "user_pk", KEEP, "One row per learning event counted by analytics (ids and numbers)."),
+    Holding("analytics_facts", "user_pk", KEEP,
+            "One row per learning event counted by analytics (ids and numbers)."),
     Holding("analytics_media_state", "user_pk", KEEP, "Furthest point reached in each video or audio."),
-    Holding("analytics_dirty_learners", "user_pk", KEEP, "Analytics bookkeeping: figures waiting to be recounted."),
+    Holding("analytics_dirty_learners", "user_pk", KEEP,
+            "Analytics bookkeeping: figures waiting to be recounted."),
     Holding("analytics_learner_items", "user_pk", KEEP, "Progress per item: views, time, attempts, completion."),
     Holding("analytics_learners", "user_pk", KEEP, "Progress per course: activity, time on task, mean score."),
     Holding("privacy_erasures", "user_pk", KEEP, "The record of an erase (no personal data)."),
@@ -130,16 +134,21 @@ def find_platform(issuer: str, client_id: str | None = None) -> Platform:
         if found is None:
             raise PrivacyError(f"no platform has issuer {issuer!r} with client id {client_id!r}")
         return found
-    platforms = list(db.session.scalars(select(Platform).where(Platform.issuer == issuer).order_by(Platform.id)))
+    platforms = list(
+        db.session.scalars(select(Platform).where(Platform.issuer == issuer).order_by(Platform.id))
+    )
     if not platforms:
         raise PrivacyError(f"no platform has issuer {issuer!r}; see `flask platform list`")
     if len(platforms) > 1:
-        raise PrivacyError(f"several platforms share issuer {issuer!r} (hosted Canvas): say which with --client-id")
+        raise PrivacyError(
+            f"several platforms share issuer {issuer!r} (hosted Canvas): say which with --client-id"
+        )
     return platforms[0]
 
 
 def find_user(platform: Platform, sub: str) -> User | None:
-    return db.session.scalar(select(User).where(User.platform_id == platform.id, User.sub == (sub or "").strip()))
+    sub = (sub or "").strip()
+    return db.session.scalar(select(User).where(User.platform_id == platform.id, User.sub == sub))
 
 
 def search_users(*, platform_id: int | None = None, sub: str | None = None, email: str | None = None,
@@ -282,7 +291,8 @@ def _strip_events(user: User, counts: dict[str, int]) -> None:
     # quote the LMS user id. Only a launch's message type is kept.
     events = _table("events")
     stripped = 0
-    for event_id, data in db.session.execute(select(events.c.id, events.c.data).where(events.c.user_pk == user.id)):
+    rows = db.session.execute(select(events.c.id, events.c.data).where(events.c.user_pk == user.id))
+    for event_id, data in rows:
         if not isinstance(data, dict):
             continue
         texts = [key for key, value in data.items() if isinstance(value, str) and key != "message_type"]
@@ -355,7 +365,8 @@ def erase(
     names = identifying_strings(user)
     launch_log = _table("launch_log")
     in_log = _launch_log_condition(platform, user.sub)
-    launch_ids = [row[0] for row in db.session.execute(select(launch_log.c.launch_id).where(in_log)) if row[0]]
+    launch_ids = [launch_id for launch_id in db.session.scalars(select(launch_log.c.launch_id).where(in_log))
+                  if launch_id]
     counts: dict[str, int] = {}
     if pending:
         counts["grade_deliveries.cancelled"] = pending
@@ -399,7 +410,9 @@ def erase(
     return record
 
 
-def audit_export(platform: Platform, user: User, *, requested_by: str, admin=None, ip: str | None = None) -> None:
+def audit_export(
+    platform: Platform, user: User, *, requested_by: str, admin=None, ip: str | None = None
+) -> None:
     """An export hands personal data out: it is audited like a change (the caller commits)."""
     admin_service.audit(actor=requested_by, admin=admin, action="privacy.exported", target_type="user",
                         target_id=str(user.id), platform_id=platform.id, ip=ip)
@@ -418,7 +431,9 @@ def holdings_summary(user: User) -> list[tuple[Holding, int]]:
         if holding.table == "users":
             continue
         table = _table(holding.table)
-        count = db.session.scalar(select(func.count()).select_from(table).where(table.c[holding.column] == user.id))
+        count = db.session.scalar(
+            select(func.count()).select_from(table).where(table.c[holding.column] == user.id)
+        )
         summary.append((holding, count or 0))
     return summary
 
