@@ -59,6 +59,11 @@ def erase_command(issuer, client_id, sub, reason, cancel_pending, yes):
         click.echo(f"Nothing to erase: platform {platform.id} has no user with LMS user id {sub!r} "
                    "(already erased, or never launched the tool).")
         return
+    if service.is_erased(user):
+        record = service.erasure_of(user)
+        click.echo(f"Nothing to erase: user {user.id} was already erased"
+                   + (f" (erasure record {record.id})." if record else "."))
+        return
     if not yes:
         click.confirm(f"Erase the personal data of user {user.id} ({sub}) on platform {platform.id}?", abort=True)
     try:

@@ -76,6 +76,9 @@ def test_erase_asks_for_confirmation_unless_yes(app, runner):
     # Running it again is harmless.
     result = runner.invoke(args=[*args, "--yes"])
     assert result.exit_code == 0 and "Nothing to erase" in result.output
+    # So is naming the pseudonymous row by its new id.
+    result = runner.invoke(args=[*args[:4], "--user", f"erased-{record.pseudonym}", "--reason", "t", "--yes"])
+    assert result.exit_code == 0 and f"already erased (erasure record {record.id})" in result.output
     with app.app_context():
         assert len(list(db.session.scalars(select(ErasureRecord)))) == 1
 
