@@ -155,6 +155,12 @@ class Settings:
     # How long an admin stays signed in without signing in again (seconds).
     ADMIN_SESSION_TTL_SECONDS: int = 8 * 3600
 
+    # Retention (days; 0 keeps forever), applied hourly by `privacy.jobs.purge_expired`. The
+    # launch log is for debugging LMS set-ups; raw events are removed only once analytics has
+    # counted them and their subscribers were handed them (the analytics facts stay).
+    LAUNCH_LOG_RETENTION_DAYS: int = 90
+    EVENT_RETENTION_DAYS: int = 365
+
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -290,6 +296,7 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"MEDIA_STORAGE must be 'local' or 's3', not {settings.MEDIA_STORAGE!r}")
     _validate_media(settings)
     _validate_analytics(settings)
+    _validate_retention(settings)
     if settings.LAUNCH_LEEWAY_SECONDS < 0 or settings.LAUNCH_LEEWAY_SECONDS > 600:
         raise SettingsError("LAUNCH_LEEWAY_SECONDS must be between 0 and 600")
     if settings.SMTP_HOST and not settings.SMTP_FROM:
@@ -298,6 +305,14 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("SMTP_PORT must be a TCP port (1-65535)")
     if settings.TOOL_BASE_URL and not settings.TOOL_BASE_URL.startswith(("https://", "http://")):
         raise SettingsError("TOOL_BASE_URL must start with https:// (or http:// for local testing)")
+
+
+def _validate_retention(settings: Settings) -> None:
+    # The admin area's health page reads the last 7 days of launches and grade events.
+    for name in ("LAUNCH_LOG_RETENTION_DAYS", "EVENT_RETENTION_DAYS"):
+        days = getattr(settings, name)
+        if days != 0 and days < 7:
+            raise SettingsError(f"{name} must be 0 (keep forever) or at least 7 days, not {days}")
 
 
 def _validate_analytics(settings: Settings) -> None:

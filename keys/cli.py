@@ -9,6 +9,8 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from keys import service
+from lti_tool.admin.service import audit
+from lti_tool.db import db
 
 keys_cli = AppGroup("keys", help="The tool's RSA signing keys (served at /.well-known/jwks.json).")
 
@@ -62,6 +64,11 @@ def rotate_command() -> None:
         rotation = service.rotate()
     except service.RotationConflict as exc:
         raise click.ClickException(str(exc)) from None
+    # The rotation committed on its own (keys must exist before they sign); the entry follows it.
+    audit(actor="cli", action="keys.rotated", target_type="key", target_id=rotation.active.kid,
+          detail={"active": rotation.active.kid, "next": rotation.next.kid, "retired": rotation.retired.kid,
+                  "deleted": rotation.deleted_kids})
+    db.session.commit()
     click.echo(f"New active key: {rotation.active.kid}")
     click.echo(f"New next key:   {rotation.next.kid}")
     click.echo(f"Retired key:    {rotation.retired.kid}")

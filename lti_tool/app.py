@@ -88,10 +88,14 @@ def _register_packages(app: Flask, settings) -> None:
     from lti_tool.admin import cli as admin_cli
     from lti_tool.admin import models as _admin_models  # noqa: F401 - tables known to migrations
     from lti_tool.admin import registration_views, views as admin_views
+    from privacy import cli as privacy_cli
+    from privacy import models as _privacy_models  # noqa: F401 - tables known to migrations
+    from privacy import views as _privacy_views  # noqa: F401 - nests itself in the admin blueprint
 
     app.register_blueprint(registration_views.registration_bp)
     app.register_blueprint(admin_views.bp, url_prefix="/admin")
     admin_cli.init_app(app)
+    privacy_cli.init_app(app)
     app.register_blueprint(keys_views.bp)
     lti_cli.init_app(app)
     keys_cli.init_app(app)

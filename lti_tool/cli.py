@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from lti_tool import presets, registry
+from lti_tool.admin.service import audit
 from lti_tool.db import db
 from lti_tool.models import LaunchLog, Platform, PlatformClient
 
@@ -18,6 +19,12 @@ launches_cli = AppGroup("launches", help="Read the launch log.")
 def _fail(error: Exception) -> None:
     db.session.rollback()
     raise click.ClickException(str(error))
+
+
+def _audit(action: str, target_type: str, target_id, *, platform_id: int | None = None, **detail) -> None:
+    # Commands change the registry as the admin area does: the audit log records both alike.
+    audit(actor="cli", action=action, target_type=target_type, target_id=str(target_id),
+          platform_id=platform_id, detail=detail)
 
 
 def _describe(platform: Platform) -> list[str]:
@@ -79,6 +86,8 @@ def add_command(preset, site_url, issuer, client_id, auth_url, token_url, jwks_u
                 product_family_code=family,
             )
         )
+        _audit("platform.added", "platform", platform.id, platform_id=platform.id, issuer=platform.issuer,
+               preset=preset)
         db.session.commit()
     except registry.RegistryError as error:
         _fail(error)
@@ -123,6 +132,8 @@ def remove_command(platform_ref, yes):
             abort=True,
         )
     label = f"{platform.id} ({platform.issuer})"
+    # No platform_id on the entry: the row it would point at goes in this transaction.
+    _audit("platform.removed", "platform", platform.id, issuer=platform.issuer, name=platform.name)
     registry.remove_platform(platform)
     db.session.commit()
     click.echo(f"Removed platform {label}.")
@@ -155,7 +166,9 @@ def deployment_add_command(platform_ref, deployment_id, client_id):
     """Add a deployment id to a registered platform."""
     try:
         client = _client(platform_ref, client_id)
-        registry.add_deployment(client, deployment_id)
+        deployment = registry.add_deployment(client, deployment_id)
+        _audit("deployment.added", "deployment", deployment.id, platform_id=client.platform_id,
+               client_id=client.client_id, deployment_id=deployment.deployment_id)
         db.session.commit()
     except registry.RegistryError as error:
         _fail(error)
@@ -173,6 +186,7 @@ def client_add_command(platform_ref, client_id, deployment_ids):
         client = registry.add_client(platform, client_id)
         for deployment_id in deployment_ids:
             registry.add_deployment(client, deployment_id)
+        _audit("client.added", "client", client.id, platform_id=platform.id, client_id=client.client_id)
         db.session.commit()
     except registry.RegistryError as error:
         _fail(error)

@@ -69,6 +69,8 @@ SCHEDULE: list[Periodic] = [
     Periodic("notifications.jobs.sweep_pending_email", every=timedelta(minutes=5), queue="notifications", sweeper=True),
     Periodic("notifications.jobs.send_due_reminders", every=timedelta(minutes=15), queue="notifications"),
     Periodic("analytics.jobs.refresh", every=timedelta(minutes=1), queue="analytics"),
+    # Retention: hourly, in bounded batches, so a backlog is worked off over a few runs.
+    Periodic("privacy.jobs.purge_expired", every=timedelta(hours=1), offset=timedelta(minutes=17)),
     Periodic(
         "notifications.jobs.send_roster_digests",
         every=timedelta(days=1),

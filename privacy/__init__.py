@@ -1,0 +1,1 @@
+"""Data protection: per-learner export and erase, retention of launch logs and raw events."""
