@@ -228,3 +228,30 @@ DEV_ROUTES: list[Route] = [
 
 def declared(routes: list[Route]) -> set[tuple[str, str]]:
     return {(route.endpoint, route.method) for route in routes}
+
+
+# The answer a launch from one LMS gets for another LMS's objects, for every route whose path names
+# an object (the isolation walk checks it), when the route is open to the caller's role at all
+# (otherwise the role's refusal comes first). Public ids of course content: 403, see the top of this
+# file. Analytics refuses every context but the launch's own with the same 403, whether the number
+# exists or not, so it tells nothing. Notification numbers: 404, like a number that does not exist.
+# The media link is left out: it is a signed, expiring permission for one file, whoever holds it.
+OTHER_PLATFORM_IDS: dict[str, int] = {
+    **{
+        endpoint: FORBIDDEN
+        for endpoint in (
+            "courses.edit_course", "courses.update_course", "courses.publish_course", "courses.delete_course",
+            "courses.create_module", "courses.update_module", "courses.publish_module", "courses.move_module",
+            "courses.delete_module", "courses.new_item", "courses.create_item", "courses.edit_item",
+            "courses.update_item", "courses.publish_item", "courses.move_item", "courses.delete_item",
+            "courses.new_question", "courses.create_question", "courses.edit_question", "courses.update_question",
+            "courses.move_question", "courses.delete_question", "courses.view_course", "courses.view_module",
+            "courses.view_item", "courses.submit_quiz", "courses.media_progress",
+            "analytics.dashboard", "analytics.export_csv", "analytics.export_xapi",
+        )
+    },
+    "notifications.mark_read": 404,
+    # The picker shows again: "not one of the courses you can place" (nothing is signed or sent).
+    "courses.deep_link_answer": 400,
+}
+CAPABILITY_URLS = {"courses.media"}
