@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from tests.security.route_roles import NO_LAUNCH, TO_ADMIN_LOGIN, Route
 from tests.security.world import World
@@ -98,4 +98,15 @@ def check(route: Route, role: str, response) -> str | None:
         return f"{where}: expected {expected}, got {status}: {body[:300]}"
     if expected == NO_LAUNCH and route.auth == "launch" and route.json is None and NO_LAUNCH_TEXT not in response.get_data(as_text=True):
         return f"{where}: 401 without the 'open the tool from your LMS' explanation"
+    return None
+
+
+def redirect_problem(route: Route, role: str, response, world: World) -> str | None:
+    """A redirect may lead to this tool or to the LMS's own sign-in page, nowhere else."""
+    if not 300 <= response.status_code < 400:
+        return None
+    target = urlsplit(urljoin(TOOL + "/", response.headers.get("Location", "")))
+    allowed = {urlsplit(TOOL).netloc, urlsplit(world.issuer).netloc}
+    if target.netloc not in allowed or target.scheme not in ("http", "https"):
+        return f"{route.method} {route.path} ({route.endpoint}) as {role}: redirects off-site to {response.headers.get('Location')}"
     return None
