@@ -197,32 +197,33 @@ ROUTES: list[Route] = [
     launched("analytics.my_progress", "GET", "/analytics/me"),
 ]
 
-# The development LMS (DEV_PLATFORM=1, refused in production) is a stand-in for a real LMS: its
-# pages are public like an LMS's own login-free demo would be. It is mounted only for development.
+# The development LMS (DEV_PLATFORM=1, never in production) is a stand-in for a real LMS: its pages
+# are public, as a login-free demo LMS would be. The walk sends each a bare request: 401 where the
+# LMS service wants the tool's access token, 400 where a parameter or the CSRF token is missing.
 DEV_ROUTES: list[Route] = [
-    public("dev_platform.course", "GET", "/dev/lms/"),
-    public("dev_platform.line_items", "GET", "/dev/lms/ags/course-1/lineitems", 401, why="AGS needs the LMS's access token"),
-    public("dev_platform.line_items", "POST", "/dev/lms/ags/course-1/lineitems", 401),
+    public("dev_platform.course", "GET", "/dev/lms/", 200),
+    public("dev_platform.line_items", "GET", "/dev/lms/ags/course-1/lineitems", 401),
+    public("dev_platform.line_items", "POST", "/dev/lms/ags/course-1/lineitems", 400),
     public("dev_platform.line_item", "GET", "/dev/lms/ags/course-1/lineitems/1/lineitem", 401),
-    public("dev_platform.line_item", "PUT", "/dev/lms/ags/course-1/lineitems/1/lineitem", 401),
-    public("dev_platform.line_item", "DELETE", "/dev/lms/ags/course-1/lineitems/1/lineitem", 401),
+    public("dev_platform.line_item", "PUT", "/dev/lms/ags/course-1/lineitems/1/lineitem", 400),
+    public("dev_platform.line_item", "DELETE", "/dev/lms/ags/course-1/lineitems/1/lineitem", 400),
     public("dev_platform.results", "GET", "/dev/lms/ags/course-1/lineitems/1/lineitem/results", 401),
-    public("dev_platform.scores", "POST", "/dev/lms/ags/course-1/lineitems/1/lineitem/scores", 401),
+    public("dev_platform.scores", "POST", "/dev/lms/ags/course-1/lineitems/1/lineitem/scores", 400),
     public("dev_platform.memberships", "GET", "/dev/lms/nrps/default/course-1/memberships", 401),
-    public("dev_platform.auth", "GET", "/dev/lms/auth"),
-    public("dev_platform.auth", "POST", "/dev/lms/auth"),
-    public("dev_platform.deep_link", "GET", "/dev/lms/deep-link"),
-    public("dev_platform.deep_link", "POST", "/dev/lms/deep-link"),
-    public("dev_platform.deep_link_return", "POST", "/dev/lms/deep-link-return"),
-    public("dev_platform.platform_jwks", "GET", "/dev/lms/jwks"),
-    public("dev_platform.launch", "GET", "/dev/lms/launch"),
-    public("dev_platform.launch", "POST", "/dev/lms/launch"),
-    public("dev_platform.platform_openid_configuration", "GET", "/dev/lms/openid-configuration"),
-    public("dev_platform.register_tool", "GET", "/dev/lms/register-tool"),
-    public("dev_platform.registration_forget", "POST", "/dev/lms/registration/forget"),
-    public("dev_platform.registrations", "POST", "/dev/lms/registrations"),
-    public("dev_platform.storage_frame", "GET", "/dev/lms/storage-frame"),
-    public("dev_platform.token", "POST", "/dev/lms/token"),
+    public("dev_platform.auth", "GET", "/dev/lms/auth", 400),
+    public("dev_platform.auth", "POST", "/dev/lms/auth", 400),
+    public("dev_platform.deep_link", "GET", "/dev/lms/deep-link", 400),
+    public("dev_platform.deep_link", "POST", "/dev/lms/deep-link", 400),
+    public("dev_platform.deep_link_return", "POST", "/dev/lms/deep-link-return", 400),
+    public("dev_platform.platform_jwks", "GET", "/dev/lms/jwks", 200),
+    public("dev_platform.launch", "GET", "/dev/lms/launch", 400),
+    public("dev_platform.launch", "POST", "/dev/lms/launch", 400),
+    public("dev_platform.platform_openid_configuration", "GET", "/dev/lms/openid-configuration", 401),
+    public("dev_platform.register_tool", "GET", "/dev/lms/register-tool", 200),
+    public("dev_platform.registration_forget", "POST", "/dev/lms/registration/forget", 400),
+    public("dev_platform.registrations", "POST", "/dev/lms/registrations", 400),
+    public("dev_platform.storage_frame", "GET", "/dev/lms/storage-frame", 200),
+    public("dev_platform.token", "POST", "/dev/lms/token", 400),
 ]
 
 

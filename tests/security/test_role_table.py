@@ -47,3 +47,14 @@ def test_each_role_gets_the_tables_answer_on_every_route(walk_app, world, role):
         if problem:
             wrong.append(problem)
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_development_lms_answers_as_the_table_says(make_app):
+    app = make_app(DEV_PLATFORM=True)
+    client = app.test_client()
+    wrong = []
+    for route in DEV_ROUTES:
+        with client.open(route.path, method=route.method) as response:
+            if response.status_code != route.anonymous:
+                wrong.append(f"{route.method} {route.path}: expected {route.anonymous}, got {response.status_code}")
+    assert not wrong, "\n".join(wrong)
