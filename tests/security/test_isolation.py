@@ -100,3 +100,13 @@ def test_no_route_shows_another_platforms_data(walk_app, worlds, role, side):
     assert not leaks, "the other platform's data was shown on: " + "; ".join(leaks)
     assert not wrong, "\n".join(wrong)
     assert MUST_SHOW_OWN[role] <= shown, f"own data missing from {sorted(MUST_SHOW_OWN[role] - shown)}"
+
+
+def test_a_notification_of_someone_else_on_the_same_platform_is_not_found(walk_app, world):
+    learner = Caller(walk_app, "learner", world)
+    theirs = world.ids["notification_instructor"]
+    person = world.person("learner")
+    response = learner.client.post(f"/notifications/{theirs}/read", data={"launch_id": person.launch_id, "csrf_token": person.token})
+    assert response.status_code == 404
+    with walk_app.app_context():
+        assert db.session.get(Notification, theirs).read_at is None
