@@ -158,6 +158,10 @@ class Settings:
     # the URL it is given, so a loop must not turn the tool into a request cannon. LMS admins
     # register a handful of times a year.
     REGISTRATION_RATE_LIMIT: str = "20 per minute;100 per hour"
+    # Let dynamic registration fetch from and post to LMS hosts on private, loopback or link-local
+    # networks. On by default for development (a local LMS); off in production unless set, since
+    # the registration page is public and would otherwise reach into the tool's own network.
+    REGISTRATION_PRIVATE_HOSTS: bool = True
     # How long an admin stays signed in without signing in again (seconds).
     ADMIN_SESSION_TTL_SECONDS: int = 8 * 3600
 
@@ -227,6 +231,7 @@ def load_settings(
                 + " in the environment."
             )
         values["DEV_PLATFORM"] = False
+        values.setdefault("REGISTRATION_PRIVATE_HOSTS", False)
     instance = Path(values.get("INSTANCE_PATH") or Settings.INSTANCE_PATH)
     values["INSTANCE_PATH"] = str(instance)
     if env != "production":
