@@ -28,8 +28,12 @@ MARKER_B = "MARKER-B-91d2"
 NOT_OBJECTS = {"issuer", "marker", "client", "login_hint", "tool", "platform", "deployment"}
 # Pages where a user's own platform data must show: proof the walk reads real data.
 MUST_SHOW_OWN = {
-    "instructor": {"courses.edit_course", "courses.edit_item", "grades.gradebook", "notifications.index"},
-    "learner": {"courses.view_course", "courses.view_item", "notifications.index", "lti.home"},
+    "instructor": {
+        "lti.home", "courses.edit_course", "courses.edit_item", "courses.edit_question", "courses.view_course",
+        "courses.view_item", "grades.gradebook", "grades.export_csv", "analytics.export_csv",
+        "notifications.index", "notifications.unread",
+    },
+    "learner": {"lti.home", "courses.view_course", "courses.view_item", "notifications.index", "notifications.unread"},
 }
 
 LAUNCH_ROUTES = [route for route in ROUTES if route.auth != "admin"]

@@ -221,7 +221,7 @@ def build_world(app, issuer: str, marker: str) -> World:
                 platform_id=platform.id,
                 user_pk=user_pk,
                 kind=sorted(notifications.KINDS)[0],
-                title="New in Astronomy",
+                title=f"New in Astronomy {marker}",
                 body=f"Something new {marker}",
                 dedupe_key=f"walk-{user_pk}",
                 context_pk=teacher.context_pk,
