@@ -77,6 +77,8 @@ def test_media_is_served_inline_as_its_checked_type(walk_app, world):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Content-Disposition"] == "inline; filename=sky.png"
         assert "private" in response.headers["Cache-Control"]
+        policy = response.headers["Content-Security-Policy"]
+        assert "sandbox" in policy and "default-src 'none'" in policy
 
 
 def test_a_hostile_file_name_cannot_change_the_type_or_the_headers(walk_app, world):
