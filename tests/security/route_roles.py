@@ -23,8 +23,10 @@ Paths name real objects through {placeholders} that `tests.security.world.build_
 
 Course content is addressed by random 128-bit public ids. Opening another LMS's content by its
 public id answers 403 "belongs to another LMS" on purpose: a teacher who copied an LMS course
-between institutions learns why the link does not open, and the id cannot be guessed. Rows with
-numeric ids (notifications, contexts) answer 404 to other platforms: those ids can be counted.
+between institutions learns why the link does not open, and the id cannot be guessed. Numeric ids
+can be counted, so they tell nothing: another platform's notification answers 404 like a missing
+one, and analytics answers every context but the launch's own with the same 403, existing or not.
+`OTHER_PLATFORM_IDS` below lists the answer for every route that takes an id.
 """
 
 from __future__ import annotations
