@@ -152,6 +152,20 @@ class Settings:
     CANVAS_PRIVACY_LEVEL: str = "public"
     # Sign-in attempts allowed per client address (and per account), in Flask-Limiter notation.
     ADMIN_LOGIN_RATE_LIMIT: str = "10 per minute;100 per hour"
+    # LTI logins and launches per client address and minute, counted per route (login, launch,
+    # storage-check confirmation, relaunch). A whole class behind one campus NAT shares an address:
+    # a 1,000-seat lecture opening the tool in the same minute makes about 1,000 logins and 1,000
+    # launches, so the default leaves room for that plus reloads; it stops one machine from flooding
+    # the launch state store and the LMS key fetches, not a crowd of real students.
+    LTI_LAUNCH_RATE_LIMIT: str = "1200 per minute;20000 per hour"
+    # Dynamic registration pages per client address: each one fetches the LMS's configuration from
+    # the URL it is given, so a loop must not turn the tool into a request cannon. LMS admins
+    # register a handful of times a year.
+    REGISTRATION_RATE_LIMIT: str = "20 per minute;100 per hour"
+    # Let dynamic registration fetch from and post to LMS hosts on private, loopback or link-local
+    # networks. On by default for development (a local LMS); off in production unless set, since
+    # the registration page is public and would otherwise reach into the tool's own network.
+    REGISTRATION_PRIVATE_HOSTS: bool = True
     # How long an admin stays signed in without signing in again (seconds).
     ADMIN_SESSION_TTL_SECONDS: int = 8 * 3600
 
@@ -227,6 +241,7 @@ def load_settings(
                 + " in the environment."
             )
         values["DEV_PLATFORM"] = False
+        values.setdefault("REGISTRATION_PRIVATE_HOSTS", False)
     instance = Path(values.get("INSTANCE_PATH") or Settings.INSTANCE_PATH)
     values["INSTANCE_PATH"] = str(instance)
     if env != "production":
@@ -279,13 +294,13 @@ def _validate(settings: Settings) -> None:
             "CANVAS_PRIVACY_LEVEL must be one of anonymous, name_only, email_only, public, "
             f"not {settings.CANVAS_PRIVACY_LEVEL!r}"
         )
-    try:
-        parse_rate_limits(settings.ADMIN_LOGIN_RATE_LIMIT)
-    except ValueError:
-        raise SettingsError(
-            f"ADMIN_LOGIN_RATE_LIMIT={settings.ADMIN_LOGIN_RATE_LIMIT!r} is not a rate limit "
-            "such as '10 per minute;100 per hour'"
-        ) from None
+    for name in ("ADMIN_LOGIN_RATE_LIMIT", "LTI_LAUNCH_RATE_LIMIT", "REGISTRATION_RATE_LIMIT"):
+        try:
+            parse_rate_limits(getattr(settings, name))
+        except ValueError:
+            raise SettingsError(
+                f"{name}={getattr(settings, name)!r} is not a rate limit such as '10 per minute;100 per hour'"
+            ) from None
     if settings.GRADE_DELIVERY_MAX_TRIES < 1:
         raise SettingsError("GRADE_DELIVERY_MAX_TRIES must be at least 1")
     if settings.GRADE_RETRY_FIRST_SECONDS <= 0 or settings.GRADE_RETRY_MAX_SECONDS < settings.GRADE_RETRY_FIRST_SECONDS:

@@ -465,6 +465,13 @@ def serve_signed(token: str) -> Response:
         return response
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if content_type != "application/pdf":
+        # Opened on its own, a file is a sandboxed document that runs nothing: even one that
+        # fooled the type check cannot script the tool's origin. (Not PDFs: browsers' PDF viewers
+        # refuse to render in a sandbox, and they run no page scripts anyway.)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+        )
     # Private: only this learner's browser may keep it, and only while the link is valid.
     response.cache_control.no_cache = None
     response.cache_control.public = False

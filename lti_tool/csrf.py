@@ -20,6 +20,8 @@ from lti_tool.identity import LAUNCH_ID_HEADER, LAUNCH_ID_PARAM, launch_id_from_
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+# Blueprint whose forms are bound to the session cookie, never to a launch.
+ADMIN_BLUEPRINT = "admin"
 
 csrf = CSRFProtect()
 # `csrf.exempt(view_or_blueprint)` marks endpoints that authenticate their own POSTs.
@@ -49,6 +51,13 @@ def _is_exempt() -> bool:
 def _protect() -> None:
     if request.method in SAFE_METHODS or request.routing_exception is not None or _is_exempt():
         # A request that routes nowhere gets its 404/405, not a CSRF complaint.
+        return
+    if request.blueprint == ADMIN_BLUEPRINT:
+        # The admin area is authenticated by its session cookie, so only the session's token
+        # proves a form came from its pages. A launch token proves nothing there: anyone with a
+        # launch has one, and a page on the LMS's site (same-site, so the admin's cookie goes
+        # along) could post it to the admin area.
+        csrf.protect()
         return
     launch_id = (
         request.form.get(LAUNCH_ID_PARAM)

@@ -18,7 +18,9 @@ privacy extension) is data in `lti_tool.presets`, looked up by the LMS's product
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 
 import jwt
 import requests
+from flask import current_app
 
 from lti_tool import presets, registry
 from lti_tool.cache import cache
@@ -282,7 +285,31 @@ def check_request(openid_configuration: str | None, registration_token: str | No
     return url, registration_token
 
 
+def check_public_host(url: str) -> None:
+    """Refuse a URL whose host is on a private, loopback or link-local network (unless allowed).
+
+    Anyone can open the registration page with any URL, and the tool then fetches it and posts to
+    the registration endpoint the answer names: without this check that is a way to make the tool
+    call services inside its own network (cloud metadata, internal admin pages).
+    """
+    if current_app.config["SETTINGS"].REGISTRATION_PRIVATE_HOSTS:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        raise RegistrationError(f"The LMS's host {host!r} could not be found.", status=502) from None
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
+            raise RegistrationError(
+                f"The LMS's address {url} is on a private network ({address}), which this tool does not "
+                "contact for registrations.",
+                hint="If your LMS really is on your internal network, set REGISTRATION_PRIVATE_HOSTS=1.",
+            )
+
+
 def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConfiguration:
+    check_public_host(url)
     try:
         response = requests.get(url, headers=_headers(token), timeout=timeout, allow_redirects=False, stream=True)
     except requests.Timeout:
@@ -394,6 +421,7 @@ def _identifier(value: Any) -> str | None:
 
 def post_registration(config: PlatformConfiguration, token: str, body: Mapping[str, Any], *, timeout: float) -> PlatformAnswer:
     endpoint = config.registration_endpoint
+    check_public_host(endpoint)
     try:
         response = requests.post(
             endpoint,

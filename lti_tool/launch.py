@@ -276,7 +276,7 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
         params, "deployment_id", required=False
     )
     log = {"issuer": issuer, "client_id": client_id, "deployment_id": deployment_id}
-    if origin_of(target_link_uri) != tool_origin:
+    if origin_of(target_link_uri) != tool_origin or _ambiguous_host(target_link_uri):
         # Never an open redirect: a launch may only land on this tool.
         raise LaunchError(
             "bad_target",
@@ -339,6 +339,12 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
         storage_target=storage_target,
         storage_origin=storage_origin,
     )
+
+
+def _ambiguous_host(url: str) -> bool:
+    # Python reads "https://evil.example\\@tool/" as host "tool"; browsers read "evil.example".
+    # A URL whose host two parsers could disagree on is never taken as this tool's.
+    return "\\" in url or "@" in urlsplit(url).netloc
 
 
 def origin_of(url: str) -> str:

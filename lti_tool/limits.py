@@ -14,8 +14,10 @@ tests build many) never count into each other's windows.
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, current_app, has_app_context, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import Storage
 from limits.strategies import RateLimiter
 
@@ -59,5 +61,34 @@ class AppLimiter(Limiter):
 limiter = AppLimiter(client_address)
 
 
+def setting(name: str):
+    """A limit read from settings when the request comes (tests and deployments change them)."""
+    return lambda: getattr(current_app.config["SETTINGS"], name)
+
+
+def _retry_after_seconds() -> int:
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))
+
+
+def _too_many(exc: RateLimitExceeded):
+    from lti_tool.errors import error_response
+
+    wait = _retry_after_seconds()
+    body, status = error_response(
+        429,
+        "Too many requests",
+        f"This address has sent more requests to this page than the tool accepts ({exc.description}). "
+        f"Wait {wait} second{'s' if wait != 1 else ''} and try again.",
+        hint="Many people on one network share its address; if this keeps happening at busy times, "
+        "ask the tool's administrator to raise the limit.",
+    )
+    # Flask-Limiter keeps the later of this and its own reset time; both say when to come back.
+    return body, status, {"Retry-After": str(wait)}
+
+
 def init_app(app: Flask) -> None:
     limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _too_many)

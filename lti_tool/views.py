@@ -12,6 +12,7 @@ from lti_tool.csrf import csrf
 from lti_tool.cache import redis_client
 from lti_tool.db import db
 from lti_tool.errors import error_response
+from lti_tool.limits import limiter, setting
 from lti_tool.models import Context, LaunchLog, Platform, User
 from lti_tool.observability import LAUNCHES
 
@@ -23,6 +24,8 @@ bp = Blueprint(
     template_folder="templates",
 )
 log = logging.getLogger("lti_tool.launch")
+# Per client address, each route counted on its own; see LTI_LAUNCH_RATE_LIMIT for the numbers.
+LAUNCH_LIMIT = setting("LTI_LAUNCH_RATE_LIMIT")
 
 SCOPES = [
     "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
@@ -80,6 +83,7 @@ def _clip(value, size: int):
 
 @bp.route("/lti/login", methods=["GET", "POST"])
 @csrf.exempt  # authenticated by the platform registry; it only starts a login
+@limiter.limit(LAUNCH_LIMIT)
 def login():
     params = request.form if request.method == "POST" else request.args
     return _start_login(params.to_dict())
@@ -120,6 +124,7 @@ def _start_login(params: dict[str, str]):
 
 @bp.route("/lti/launch", methods=["POST"])
 @csrf.exempt  # authenticated by state, nonce and the platform's signature
+@limiter.limit(LAUNCH_LIMIT)
 def launch():
     try:
         validated = lti_launch.validate_launch(request.form.to_dict(), request.cookies)
@@ -143,6 +148,7 @@ def launch():
 
 @bp.route("/lti/launch/confirm", methods=["POST"])
 @csrf.exempt  # proven by the held launch's id and the state read back from platform storage
+@limiter.limit(LAUNCH_LIMIT)
 def confirm_launch():
     try:
         validated = lti_launch.confirm_storage_check(
@@ -154,6 +160,7 @@ def confirm_launch():
 
 
 @bp.route("/lti/relaunch")
+@limiter.limit(LAUNCH_LIMIT)
 def relaunch():
     """Start the same login again in a top-level window, where the browser keeps cookies."""
     params = lti_launch.relaunch_params(request.args.get("ticket", ""))

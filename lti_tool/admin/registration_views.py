@@ -14,9 +14,12 @@ from lti_tool import dynamic_registration as dynreg
 from lti_tool import presets
 from lti_tool.csrf import csrf
 from lti_tool.errors import error_response
+from lti_tool.limits import limiter, setting
 from lti_tool.views import SCOPES, tool_base_url, tool_url
 
 registration_bp = Blueprint("lti_registration", __name__)
+# Per client address: each request fetches the LMS's configuration from the URL it names.
+REGISTRATION_LIMIT = setting("REGISTRATION_RATE_LIMIT")
 
 # The LMS that frames the registration page (Canvas does) is not registered yet, so the tool's
 # usual frame-ancestors list of registered platforms cannot name it: any https site may frame these
@@ -57,6 +60,7 @@ def _refused(error: dynreg.RegistrationError):
 
 
 @registration_bp.get("/lti/register")
+@limiter.limit(REGISTRATION_LIMIT)
 def register_start():
     """The page the LMS opens: what will be registered, and a button to go ahead."""
     try:
@@ -86,6 +90,7 @@ def register_start():
 
 @registration_bp.post("/lti/register")
 @csrf.exempt  # authenticated by the LMS's single-use registration token; often runs in an iframe
+@limiter.limit(REGISTRATION_LIMIT)
 def register_finish():
     settings = _settings()
     try:
