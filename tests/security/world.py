@@ -128,7 +128,7 @@ def _launch(app, client, role: str, *, marker: str, custom: dict[str, str] | Non
 
 def build_world(app, issuer: str, marker: str) -> World:
     """Everything the route table's paths name, on one platform; see the module docstring."""
-    from lti_tool.models import PlatformClient
+    from lti_tool.models import PlatformClient, User
 
     with app.app_context(), app.test_request_context():
         platform = registry.add_platform(
@@ -239,4 +239,10 @@ def build_world(app, issuer: str, marker: str) -> World:
         ids["context"] = world.context_pk
         ids["platform"] = world.platform_id
         ids["deployment"] = db.session.get(PlatformClient, client_pk).deployments[0].id
+        ids["learner_user"] = learner_pk
+        # Someone who left the university: the privacy routes erase them, nobody else.
+        leaver = User(platform_id=platform.id, sub="leaver-1", name=f"Leaver {marker}", email="leaver@example.edu")
+        db.session.add(leaver)
+        db.session.commit()
+        ids["leaver"] = leaver.id
         return world
