@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import events, hooks
-from lti_tool import tenancy
+from lti_tool import i18n, tenancy
 from lti_tool.cache import cache
 from lti_tool.db import db, utcnow
 from lti_tool.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
@@ -237,6 +237,7 @@ def current_launch() -> CurrentLaunch:
         if g.launch is not None:
             # From here on this request's queries see the launch's platform only.
             tenancy.set_tenant(g.launch.platform_id)
+            i18n.launch_loaded()
     if g.launch is None:
         abort(
             401,
