@@ -8,7 +8,7 @@ the .po files with `pybabel compile -d translations` before the app runs.
 from __future__ import annotations
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, get_locale, refresh
+from flask_babel import Babel, format_decimal, get_locale, refresh
 
 from config.settings import PROJECT_ROOT
 
@@ -62,3 +62,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals["supported_locales"] = SUPPORTED_LOCALES
     app.jinja_env.globals["page_language"] = page_language
+    # Scores and counts in the reader's conventions: 2.5 in English, 2,5 in Spanish.
+    app.jinja_env.filters["number"] = format_decimal
