@@ -445,7 +445,7 @@ class Cell:
     def status_text(self) -> str:
         if self.status == "delivered":
             return (
-                _("In the LMS since %(when)s UTC", when=f"{self.delivered_at:%Y-%m-%d %H:%M}")
+                _("In the LMS since %(when)s UTC", when=self.delivered_at.strftime("%Y-%m-%d %H:%M"))
                 if self.delivered_at
                 else _("In the LMS")
             )
