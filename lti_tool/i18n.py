@@ -1,8 +1,8 @@
 """Translations: the language comes from the launch's locale claim, else the browser's.
 
-Catalogs live in translations/ (see "Translations" in the README): messages are extracted with
-`pybabel extract -F babel.cfg -o translations/messages.pot .` and the .mo files are compiled from
-the .po files with `pybabel compile -d translations` before the app runs.
+Catalogs live in translations/ ("Languages" in the README says how to update them and add one);
+the .mo files are compiled from the .po files with `pybabel compile -d translations` before the
+app runs.
 """
 
 from __future__ import annotations

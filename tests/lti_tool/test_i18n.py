@@ -8,12 +8,14 @@ import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-from lti_tool.i18n import TRANSLATIONS_DIR, normalise, select_locale
+from lti_tool.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, TRANSLATIONS_DIR, normalise, select_locale
 from lti_tool.models import LaunchLog
 from tests.courses.conftest import FakeLms
 
 PROJECT_ROOT = TRANSLATIONS_DIR.parent
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+# Every language the tool offers besides the one its source text is written in.
+TRANSLATED = [locale for locale in SUPPORTED_LOCALES if locale != DEFAULT_LOCALE]
 
 
 @pytest.mark.parametrize(
@@ -51,10 +53,10 @@ def fresh_template(tmp_path_factory):
         return read_po(f)
 
 
-@pytest.fixture(scope="module")
-def spanish():
-    with (TRANSLATIONS_DIR / "es" / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        return read_po(f, locale="es")
+@pytest.fixture(scope="module", params=TRANSLATED)
+def catalog(request):
+    with (TRANSLATIONS_DIR / request.param / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f, locale=request.param)
 
 
 def test_marked_text_was_found(fresh_template):
@@ -64,31 +66,31 @@ def test_marked_text_was_found(fresh_template):
     assert {"Your courses", "Gradebook", "Welcome, %(name)s", "Please correct the form"} <= ids
 
 
-def test_every_message_has_a_spanish_translation(fresh_template, spanish):
+def test_every_message_is_translated(fresh_template, catalog):
     problems = []
     for message in fresh_template:
         if not message.id:
             continue
-        translated = spanish.get(message.id)
+        translated = catalog.get(message.id)
         if translated is None:
             problems.append(f"missing: {message.id!r}")
         elif translated.fuzzy:
             problems.append(f"fuzzy: {message.id!r}")
         elif not all(translated.string) if isinstance(translated.string, tuple) else not translated.string:
             problems.append(f"untranslated: {message.id!r}")
-    assert not problems, "update translations/es (see README, Translations):\n" + "\n".join(problems)
+    assert not problems, f"update translations/{catalog.locale} (README, Languages):\n" + "\n".join(problems)
 
 
 def test_the_template_in_the_repository_is_current(fresh_template):
     with (TRANSLATIONS_DIR / "messages.pot").open("rb") as f:
         committed = read_po(f)
     ids = lambda catalog: {m.id for m in catalog if m.id}  # noqa: E731
-    assert ids(committed) == ids(fresh_template), "run pybabel extract (see README, Translations)"
+    assert ids(committed) == ids(fresh_template), "run pybabel extract (README, Languages)"
 
 
-def test_translations_keep_the_placeholders(spanish):
+def test_translations_keep_the_placeholders(catalog):
     problems = []
-    for message in spanish:
+    for message in catalog:
         if not message.id or not message.string:
             continue
         if isinstance(message.id, tuple):
@@ -103,7 +105,7 @@ def test_translations_keep_the_placeholders(spanish):
             if text.count("%") - 2 * text.count("%%") != len(PLACEHOLDER.findall(text)):
                 problems.append(f"stray %: {text!r}")
     # Babel's own checks: python-format consistency between msgid and msgstr.
-    problems += [f"{message.id!r}: {errors}" for message, errors in spanish.check()]
+    problems += [f"{message.id!r}: {errors}" for message, errors in catalog.check()]
     assert not problems, "\n".join(problems)
 
 
