@@ -77,7 +77,13 @@ def _int_arg(name: str, default: int, low: int, high: int, what: str) -> int:
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        abort(400, description=_("%(what)s must be a whole number from %(low)s to %(high)s; got %(raw)s.", what=what, low=low, high=high, raw=repr(raw[:40])))
+        abort(400, description=_(
+            "%(what)s must be a whole number from %(low)s to %(high)s; got %(raw)s.",
+            what=what,
+            low=low,
+            high=high,
+            raw=repr(raw[:40]),
+        ))
     return value
 
 
@@ -94,7 +100,12 @@ def _moment_arg(name: str) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         abort(
             400,
-            description=_("%(name)s must be a date (2025-01-31) or a date and time with its zone (2025-01-31T08:00:00Z); got %(raw)s.", name=name, raw=repr(raw[:40])),
+            description=_(
+                "%(name)s must be a date (2025-01-31) or a date and time with its zone "
+                "(2025-01-31T08:00:00Z); got %(raw)s.",
+                name=name,
+                raw=repr(raw[:40]),
+            ),
         )
     return moment.astimezone(timezone.utc)
 
@@ -104,7 +115,10 @@ def _teacher(context_pk: int) -> CurrentLaunch:
     if launch.context_pk != context_pk or not launch.is_instructor:
         abort(
             403,
-            description=_("Course analytics are for the instructors of this course. Open the tool from a course you teach in your LMS to see its analytics."),
+            description=_(
+                "Course analytics are for the instructors of this course. Open the tool from a course you "
+                "teach in your LMS to see its analytics.",
+            ),
         )
     return launch
 
@@ -159,12 +173,23 @@ def dashboard(context_pk: int):
     engagement_chart = charts.column_chart(
         "engagement",
         _("Active learners per day"),
-        _("Learners who did something in this course on each of the last %(days)s days; the most on one day was %(most)s.", days=board.days, most=max((d.learners for d in board.engagement), default=0)),
+        _(
+            "Learners who did something in this course on each of the last %(days)s days; the most on one "
+            "day was %(most)s.",
+            days=board.days,
+            most=max((d.learners for d in board.engagement), default=0),
+        ),
         [
             charts.Point(
                 d.day.strftime("%b %d"),
                 d.learners,
-                _("%(day)s: %(learners)s learners, %(views)s views, %(submissions)s submissions", day=format(d.day, '%a %b %d'), learners=d.learners, views=d.views, submissions=d.submissions),
+                _(
+                    "%(day)s: %(learners)s learners, %(views)s views, %(submissions)s submissions",
+                    day=format(d.day, '%a %b %d'),
+                    learners=d.learners,
+                    views=d.views,
+                    submissions=d.submissions,
+                ),
             )
             for d in board.engagement
         ],
@@ -180,7 +205,10 @@ def dashboard(context_pk: int):
         quiz.item_id: charts.column_chart(
             f"scores-{quiz.item_id}",
             _("Best scores: %(quiz)s", quiz=quiz.title),
-            _("How many learners' best score falls in each range; %(submitters)s learners submitted.", submitters=quiz.submitters),
+            _(
+                "How many learners' best score falls in each range; %(submitters)s learners submitted.",
+                submitters=quiz.submitters,
+            ),
             [charts.Point(exports.score_range(k), count) for k, count in enumerate(quiz.score_bins)],
             height=200,
         )
@@ -189,7 +217,10 @@ def dashboard(context_pk: int):
     activity_chart = charts.column_chart(
         "activity",
         _("Learners by last activity"),
-        _("When each of the %(class_size)s learners last did something in this course.", class_size=board.class_size),
+        _(
+            "When each of the %(class_size)s learners last did something in this course.",
+            class_size=board.class_size,
+        ),
         [charts.Point(bucket.label, bucket.learners) for bucket in board.activity],
         height=200,
     )
@@ -217,7 +248,11 @@ def export_csv(context_pk: int, name: str):
     _teacher(context_pk)
     if build is None:
         abort(
-            404, description=_("There is no %(name)s export; choose one of %(TABLES)s.", name=repr(name[:40]), TABLES=', '.join(exports.TABLES))
+            404, description=_(
+                "There is no %(name)s export; choose one of %(TABLES)s.",
+                name=repr(name[:40]),
+                TABLES=', '.join(exports.TABLES),
+            )
         )
     board = _board(context_pk, all_learners=name == "learners")
     body = "\ufeff" + build(board)  # the byte-order mark makes spreadsheets read UTF-8
@@ -300,7 +335,12 @@ def my_progress():
         _("Your progress per module"),
         _("Share of the items of each module you have completed."),
         [
-            charts.Point(title, done / total if total else 0.0, _("%(title)s: %(done)s of %(total)s items completed", title=title, done=done, total=total))
+            charts.Point(title, done / total if total else 0.0, _(
+                "%(title)s: %(done)s of %(total)s items completed",
+                title=title,
+                done=done,
+                total=total,
+            ))
             for title, done, total in progress.modules
         ],
     )

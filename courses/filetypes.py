@@ -93,7 +93,11 @@ class UploadCheck:
     def __init__(self, kind: str, filename: str) -> None:
         if kind not in KINDS:
             raise FileRejected(
-                gettext("Media of kind %(kind)s cannot be uploaded; choose one of: %(KINDS)s.", kind=repr(kind), KINDS=', '.join(KINDS)), "type"
+                gettext(
+                    "Media of kind %(kind)s cannot be uploaded; choose one of: %(KINDS)s.",
+                    kind=repr(kind),
+                    KINDS=', '.join(KINDS),
+                ), "type"
             )
         self.kind = kind
         self.name = _display(filename)
@@ -108,7 +112,11 @@ class UploadCheck:
         """
         if not head:
             raise FileRejected(
-                gettext("%(name)s is empty (0 bytes). Choose the file again; if it is empty on your computer too, export or download it again.", name=self.name),
+                gettext(
+                    "%(name)s is empty (0 bytes). Choose the file again; if it is empty on your computer "
+                    "too, export or download it again.",
+                    name=self.name,
+                ),
                 "empty",
             )
         try:
@@ -116,17 +124,32 @@ class UploadCheck:
         except Damaged as damaged:
             if self.kind not in damaged.kinds:
                 raise FileRejected(
-                    gettext("%(name)s is %(label)s, not %(kind)s.", name=self.name, label=damaged.label, kind=KINDS[self.kind]), "type"
+                    gettext(
+                        "%(name)s is %(label)s, not %(kind)s.",
+                        name=self.name,
+                        label=damaged.label,
+                        kind=KINDS[self.kind],
+                    ), "type"
                 ) from None
             raise self._damaged(damaged.label, damaged.detail) from None
         if found is None:
             raise FileRejected(
-                gettext("%(name)s is not %(kind)s: its contents match none of the formats accepted here, whatever its name says.", name=self.name, kind=KINDS[self.kind]),
+                gettext(
+                    "%(name)s is not %(kind)s: its contents match none of the formats accepted here, "
+                    "whatever its name says.",
+                    name=self.name,
+                    kind=KINDS[self.kind],
+                ),
                 "type",
             )
         content_type = found.accepts.get(self.kind)
         if content_type is None:
-            raise FileRejected(gettext("%(name)s is %(label)s, not %(kind)s.", name=self.name, label=found.label, kind=KINDS[self.kind]), "type")
+            raise FileRejected(gettext(
+                "%(name)s is %(label)s, not %(kind)s.",
+                name=self.name,
+                label=found.label,
+                kind=KINDS[self.kind],
+            ), "type")
         self.format = found
         if found.utf8:
             self._decoder = codecs.getincrementaldecoder("utf-8")()
@@ -158,7 +181,13 @@ class UploadCheck:
 
     def _damaged(self, label: str, detail: str) -> FileRejected:
         return FileRejected(
-            gettext("%(name)s looks like %(label)s, but %(detail)s. The file may be damaged or only partly copied: export or download it again and upload the new copy.", name=self.name, label=label, detail=detail),
+            gettext(
+                "%(name)s looks like %(label)s, but %(detail)s. The file may be damaged or only partly "
+                "copied: export or download it again and upload the new copy.",
+                name=self.name,
+                label=label,
+                detail=detail,
+            ),
             "damaged",
         )
 

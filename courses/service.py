@@ -122,7 +122,9 @@ class UnsupportedFile(InvalidInput):
 
 def _invalid(errors: Mapping[str, str]) -> InvalidInput:
     count = len(errors)
-    summary = _("One field needs attention.") if count == 1 else _("%(count)s fields need attention.", count=count)
+    summary = (
+        _("One field needs attention.") if count == 1 else _("%(count)s fields need attention.", count=count)
+    )
     return InvalidInput(summary, fields=errors)
 
 
@@ -183,7 +185,10 @@ def _by_public_id(model: type[T], public_id: str, actor: Actor, what: str) -> T:
             select(model.platform_id).where(model.public_id == public_id).execution_options(unscoped=True)  # type: ignore[attr-defined]
         )
         if elsewhere is not None and elsewhere != actor.platform_id:
-            raise Forbidden(_("This %(what)s belongs to another LMS and cannot be opened from yours.", what=what))
+            raise Forbidden(_(
+                "This %(what)s belongs to another LMS and cannot be opened from yours.",
+                what=what,
+            ))
         raise NotFound(_("There is no %(what)s with this address; it may have been deleted.", what=what))
     return row
 
@@ -261,7 +266,10 @@ def question_for_edit(actor: Actor, item: Item, question_id: Any) -> Question:
 def _check_editor(actor: Actor, course: Course) -> None:
     if not can_edit(actor, course):
         raise Forbidden(
-            _("Only the teacher who made this course, and instructors of an LMS course it is placed in, can change it.")
+            _(
+                "Only the teacher who made this course, and instructors of an LMS course it is placed in, "
+                "can change it.",
+            )
         )
 
 
@@ -287,7 +295,10 @@ def _learner_reach(actor: Actor, course: Course, module: Module | None, item: It
     )
     if not allowed:
         raise Forbidden(
-            _("The LMS link you opened leads to other content in this tool. Open this content from its own link in your LMS course.")
+            _(
+                "The LMS link you opened leads to other content in this tool. Open this content from its "
+                "own link in your LMS course.",
+            )
         )
 
 
@@ -369,7 +380,12 @@ def _text(
     if required and not value:
         errors[name] = _("Enter %(label)s.", label=label)
     elif len(value) > max_len:
-        errors[name] = _("%(label)s must be at most %(max_len)s characters (it has %(value)s).", label=label[0].upper() + label[1:], max_len=max_len, value=len(value))
+        errors[name] = _(
+            "%(label)s must be at most %(max_len)s characters (it has %(value)s).",
+            label=label[0].upper() + label[1:],
+            max_len=max_len,
+            value=len(value),
+        )
     return value
 
 
@@ -435,7 +451,9 @@ def update_course(actor: Actor, course: Course, form: Form) -> Course:
 def delete_course(actor: Actor, course: Course) -> None:
     _check_editor(actor, course)
     if course.owner_pk != actor.user_pk:
-        raise Forbidden(_("Only the teacher who made this course can delete it; it may be used in other LMS courses."))
+        raise Forbidden(_(
+            "Only the teacher who made this course can delete it; it may be used in other LMS courses.",
+        ))
     keys = [key for module in course.modules for item in module.items for key in item.media_keys()]
     db.session.delete(course)
     db.session.commit()
@@ -590,7 +608,10 @@ def _parse_due(form: Form, errors: dict[str, str]) -> tuple[datetime | None, str
     except (ZoneInfoNotFoundError, ValueError):
         zone = None
     if zone is None:
-        errors["due_at"] = _("The time zone %(zone_name)s is not known; choose a zone like Europe/Paris or UTC.", zone_name=repr(zone_name[:64]))
+        errors["due_at"] = _(
+            "The time zone %(zone_name)s is not known; choose a zone like Europe/Paris or UTC.",
+            zone_name=repr(zone_name[:64]),
+        )
         return None, None
     for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
@@ -621,7 +642,10 @@ def due_local(item: Item) -> datetime | None:
 def check_item_form(kind: str, form: Form) -> dict[str, Any]:
     """The cleaned fields of an item form for `kind`; InvalidInput naming each wrong field."""
     if kind not in ITEM_KINDS:
-        raise InvalidInput(_("Unknown item kind %(kind)s.", kind=repr(kind[:20])), fields={"kind": _("Choose one of the offered kinds.")})
+        raise InvalidInput(_(
+            "Unknown item kind %(kind)s.",
+            kind=repr(kind[:20]),
+        ), fields={"kind": _("Choose one of the offered kinds.")})
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
         "title": _text(form, "title", _("a title"), errors),
@@ -630,7 +654,10 @@ def check_item_form(kind: str, form: Form) -> dict[str, Any]:
     if kind in (PAGE, QUIZ):
         raw = _one(form, "body")
         if len(raw) > sanitize.MAX_HTML_CHARS:
-            errors["body"] = _("The text is longer than %(MAX_HTML_CHARS)s characters.", MAX_HTML_CHARS=sanitize.MAX_HTML_CHARS)
+            errors["body"] = _(
+                "The text is longer than %(MAX_HTML_CHARS)s characters.",
+                MAX_HTML_CHARS=sanitize.MAX_HTML_CHARS,
+            )
         else:
             cleaned = sanitize.clean_html(raw)
             if kind == PAGE and not sanitize.html_has_text(cleaned):
@@ -642,7 +669,9 @@ def check_item_form(kind: str, form: Form) -> dict[str, Any]:
         except ValueError as exc:
             errors["url"] = str(exc)
     if kind == IMAGE:
-        values["alt_text"] = _text(form, "alt_text", _("a text alternative for people who cannot see the image"), errors, max_len=500)
+        values["alt_text"] = _text(form, "alt_text", _(
+            "a text alternative for people who cannot see the image",
+        ), errors, max_len=500)
     if kind == VIDEO:
         language = _one(form, "caption_language").strip() or "en"
         if not LANGUAGE_TAG.match(language):
@@ -653,16 +682,26 @@ def check_item_form(kind: str, form: Form) -> dict[str, Any]:
         raw_attempts = _one(form, "attempts_allowed").strip()
         if raw_attempts:
             if not raw_attempts.isdigit() or not 1 <= int(raw_attempts) <= MAX_ATTEMPTS:
-                errors["attempts_allowed"] = _("Enter a whole number of attempts from 1 to %(MAX_ATTEMPTS)s, or leave it empty for no limit.", MAX_ATTEMPTS=MAX_ATTEMPTS)
+                errors["attempts_allowed"] = _(
+                    "Enter a whole number of attempts from 1 to %(MAX_ATTEMPTS)s, or leave it empty for no "
+                    "limit.",
+                    MAX_ATTEMPTS=MAX_ATTEMPTS,
+                )
             else:
                 values["attempts_allowed"] = int(raw_attempts)
         else:
             values["attempts_allowed"] = None
         values["due_at"], values["due_timezone"] = _parse_due(form, errors)
-        values["show_answers"] = _choice(form, "show_answers", SHOW_ANSWERS, SHOW_AFTER_ATTEMPT, errors, _("answer policies"))
+        values["show_answers"] = _choice(form, "show_answers", SHOW_ANSWERS, SHOW_AFTER_ATTEMPT, errors, _(
+            "answer policies",
+        ))
         if values["show_answers"] == SHOW_AFTER_DUE and values["due_at"] is None and "due_at" not in errors:
-            errors["show_answers"] = _("Answers shown after the due date need a due date: set one, or choose another policy.")
-        values["grade_policy"] = _choice(form, "grade_policy", GRADE_POLICIES, GRADE_POLICIES[0], errors, _("grade policies"))
+            errors["show_answers"] = _(
+                "Answers shown after the due date need a due date: set one, or choose another policy.",
+            )
+        values["grade_policy"] = _choice(form, "grade_policy", GRADE_POLICIES, GRADE_POLICIES[0], errors, _(
+            "grade policies",
+        ))
     if errors:
         raise _invalid(errors)
     return values
@@ -752,7 +791,9 @@ def save_item(
     return item
 
 
-_KIND_NOUNS = {VIDEO: lazy_gettext("video"), AUDIO: lazy_gettext("audio"), "pdf": lazy_gettext("PDF"), IMAGE: lazy_gettext("image")}
+_KIND_NOUNS = {VIDEO: lazy_gettext(
+    "video",
+), AUDIO: lazy_gettext("audio"), "pdf": lazy_gettext("PDF"), IMAGE: lazy_gettext("image")}
 
 
 def _clip_filename(name: str) -> str:
@@ -845,7 +886,9 @@ MAX_POINTS = Decimal(1000)
 
 def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
     if kind not in QUESTION_KINDS:
-        raise InvalidInput(_("Unknown question type."), fields={"kind": _("Choose one of the offered question types.")})
+        raise InvalidInput(_(
+            "Unknown question type.",
+        ), fields={"kind": _("Choose one of the offered question types.")})
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
         "kind": kind,
@@ -859,7 +902,9 @@ def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
     raw_points = _one(form, "points").strip() or "1"
     points = _decimal(raw_points)
     if points is None or points <= 0 or points > MAX_POINTS or points.as_tuple().exponent < -2:  # type: ignore[operator]
-        errors["points"] = _("Enter the points as a number above 0 and at most 1000, with up to two decimals.")
+        errors["points"] = _(
+            "Enter the points as a number above 0 and at most 1000, with up to two decimals.",
+        )
     else:
         values["points"] = float(points)
 
@@ -895,7 +940,9 @@ def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
         raw_tolerance = _one(form, "numeric_tolerance").strip() or "0"
         tolerance = _decimal(raw_tolerance)
         if tolerance is None or tolerance < 0:
-            errors["numeric_tolerance"] = _("Enter the tolerance as a number of 0 or more (0: exactly the answer).")
+            errors["numeric_tolerance"] = _(
+                "Enter the tolerance as a number of 0 or more (0: exactly the answer).",
+            )
         else:
             values["numeric_tolerance"] = str(tolerance)
     elif kind == TEXT:
@@ -903,7 +950,9 @@ def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
         if not answers:
             errors["accepted_answers"] = _("Enter at least one accepted answer, one per line.")
         elif len(answers) > 50 or any(len(a) > 200 for a in answers):
-            errors["accepted_answers"] = _("Enter at most 50 accepted answers of at most 200 characters each.")
+            errors["accepted_answers"] = _(
+                "Enter at most 50 accepted answers of at most 200 characters each.",
+            )
         values["accepted_answers"] = answers
     if errors:
         raise _invalid(errors)
@@ -932,7 +981,9 @@ def delete_question(actor: Actor, question: Question) -> None:
     item = question.item
     _check_editor(actor, item.module.course)
     if item.published and len(item.questions) == 1:
-        raise InvalidInput(_("A published quiz needs a question: unpublish it first, or add another question."))
+        raise InvalidInput(_(
+            "A published quiz needs a question: unpublish it first, or add another question.",
+        ))
     item.questions.remove(question)
     _renumber(item.questions)
     _touch(item.module.course)
@@ -968,7 +1019,11 @@ def grade(item: Item, form: Form) -> Graded:
     extra = sorted(name for name in form if name not in questions and name not in QUIZ_FORM_FIELDS)
     if extra:
         shown = ", ".join(repr(name[:40]) for name in extra[:5])
-        raise InvalidInput(_("The submission has answers this quiz does not ask for (%(shown)s); reload the quiz and try again.", shown=shown))
+        raise InvalidInput(_(
+            "The submission has answers this quiz does not ask for (%(shown)s); reload the quiz and try "
+            "again.",
+            shown=shown,
+        ))
     errors: dict[str, str] = {}
     graded = Graded(score=0.0, max_score=item.max_score)
     total = Decimal(0)
@@ -1026,7 +1081,10 @@ def _grade_one(question: Question, values: list[str]) -> tuple[Any, bool]:
     if not text:
         raise ValueError(_("Enter an answer."))
     if len(text) > MAX_ANSWER_CHARS:
-        raise ValueError(_("Answers must be at most %(MAX_ANSWER_CHARS)s characters.", MAX_ANSWER_CHARS=MAX_ANSWER_CHARS))
+        raise ValueError(_(
+            "Answers must be at most %(MAX_ANSWER_CHARS)s characters.",
+            MAX_ANSWER_CHARS=MAX_ANSWER_CHARS,
+        ))
     if kind == NUMERIC:
         number = _decimal(text)
         if number is None:
@@ -1110,7 +1168,9 @@ def submit_quiz(actor: Actor, item: Item, viewing: Viewing, form: Form, now: dat
     if item.kind != QUIZ:
         raise InvalidInput(_("Only quizzes take answers."))
     if viewing.preview:
-        raise Forbidden(_("This is a preview for teachers: answers are not recorded. Learners take the quiz from the LMS."))
+        raise Forbidden(_(
+            "This is a preview for teachers: answers are not recorded. Learners take the quiz from the LMS.",
+        ))
     if viewing.unavailable:
         raise Forbidden(viewing.unavailable)
     if actor.context_pk is None:
@@ -1122,7 +1182,11 @@ def submit_quiz(actor: Actor, item: Item, viewing: Viewing, form: Form, now: dat
     if item.attempts_allowed is not None:
         used = grades.count_attempts(platform_id=actor.platform_id, user_pk=actor.user_pk, item_id=item.id)
         if used >= item.attempts_allowed:
-            raise Closed(ngettext("You have used your %(num)d attempt at this quiz.", "You have used all %(num)d attempts at this quiz.", item.attempts_allowed))
+            raise Closed(ngettext(
+                "You have used your %(num)d attempt at this quiz.",
+                "You have used all %(num)d attempts at this quiz.",
+                item.attempts_allowed,
+            ))
     graded = grade(item, form)
     try:
         attempt = grades.record_attempt(
@@ -1300,7 +1364,9 @@ def deep_link_request(claims: Mapping[str, Any]) -> DeepLinkRequest:
     settings = claims.get(DEEP_LINKING_SETTINGS)
     if not isinstance(settings, Mapping) or not isinstance(settings.get("deep_link_return_url"), str):
         # The launch validation refuses these already; a launch of another kind lands here.
-        raise InvalidInput(_("This launch is not a deep-linking request: open the tool from your LMS's “add content” button."))
+        raise InvalidInput(_(
+            "This launch is not a deep-linking request: open the tool from your LMS's “add content” button.",
+        ))
 
     def strings(name: str) -> tuple[str, ...]:
         value = settings.get(name)
@@ -1309,7 +1375,9 @@ def deep_link_request(claims: Mapping[str, Any]) -> DeepLinkRequest:
     return_url = settings["deep_link_return_url"]
     if urlsplit(return_url).scheme.lower() not in ("https", "http"):
         # The answer page posts a form there: anything but a web address (javascript:) is refused.
-        raise InvalidInput(_("The LMS gave a deep_link_return_url that is not a web address; nothing can be sent back."))
+        raise InvalidInput(_(
+            "The LMS gave a deep_link_return_url that is not a web address; nothing can be sent back.",
+        ))
     accept_types = strings("accept_types") if "accept_types" in settings else (RESOURCE_LINK_TYPE,)
     return DeepLinkRequest(
         return_url=return_url,
@@ -1358,22 +1426,33 @@ class Pick:
 def resolve_picks(actor: Actor, values: Sequence[str], request: DeepLinkRequest) -> list[Pick]:
     """The picked courses, modules and items; the actor must be able to edit every one of them."""
     if not request.accepts_resource_links:
-        raise InvalidInput(_("Your LMS does not accept LTI links here, so nothing can be placed; choose Cancel."))
+        raise InvalidInput(_(
+            "Your LMS does not accept LTI links here, so nothing can be placed; choose Cancel.",
+        ))
     if actor.context_pk is None:
         raise InvalidInput(
-            _("This request does not come from an LMS course, so the tool cannot tell who may open the content. Add content from inside a course.")
+            _(
+                "This request does not come from an LMS course, so the tool cannot tell who may open the "
+                "content. Add content from inside a course.",
+            )
         )
     wanted: list[tuple[str, str]] = []
     for value in values:
         match = PICK.match(value or "")
         if not match:
-            raise InvalidInput(_("The selection is not valid; reload the page and pick again."), fields={"pick": _("Unknown selection.")})
+            raise InvalidInput(_(
+                "The selection is not valid; reload the page and pick again.",
+            ), fields={"pick": _("Unknown selection.")})
         if (match.group(1), match.group(2)) not in wanted:
             wanted.append((match.group(1), match.group(2)))
     if not wanted:
-        raise InvalidInput(_("Pick something to add, or choose Cancel."), fields={"pick": _("Pick at least one course, module or item.")})
+        raise InvalidInput(_(
+            "Pick something to add, or choose Cancel.",
+        ), fields={"pick": _("Pick at least one course, module or item.")})
     if len(wanted) > 1 and not request.accept_multiple:
-        raise InvalidInput(_("Your LMS accepts one item here: pick only one."), fields={"pick": _("Pick only one.")})
+        raise InvalidInput(_(
+            "Your LMS accepts one item here: pick only one.",
+        ), fields={"pick": _("Pick only one.")})
     if len(wanted) > 100:
         raise InvalidInput(_("Pick at most 100 items at once."), fields={"pick": _("Pick at most 100.")})
     picks: list[Pick] = []
@@ -1382,7 +1461,10 @@ def resolve_picks(actor: Actor, values: Sequence[str], request: DeepLinkRequest)
         row = db.session.scalar(select(models[kind]).where(models[kind].public_id == public_id))  # type: ignore[attr-defined]
         if row is None:
             raise InvalidInput(
-                _("A picked %(kind)s no longer exists; reload the page and pick again.", kind={"course": _("course"), "module": _("module")}.get(kind, _("item"))),
+                _(
+                    "A picked %(kind)s no longer exists; reload the page and pick again.",
+                    kind={"course": _("course"), "module": _("module")}.get(kind, _("item")),
+                ),
                 fields={"pick": _("Something picked no longer exists.")},
             )
         if isinstance(row, Course):
@@ -1392,10 +1474,16 @@ def resolve_picks(actor: Actor, values: Sequence[str], request: DeepLinkRequest)
         else:
             pick = Pick(ITEM_TARGET, row.module.course, row.module, row)
         if pick.course.platform_id != actor.platform_id or not can_edit(actor, pick.course):
-            raise Forbidden(_("You can only place content from courses you teach; nothing was sent to your LMS."))
+            raise Forbidden(_(
+                "You can only place content from courses you teach; nothing was sent to your LMS.",
+            ))
         if pick.item is not None and pick.item.is_gradable and request.accept_lineitem and not pick.item.questions:
             raise InvalidInput(
-                _("The quiz “%(item)s” has no questions yet; add them before placing it, so its grade column knows the maximum score.", item=pick.item.title),
+                _(
+                    "The quiz “%(item)s” has no questions yet; add them before placing it, so its grade "
+                    "column knows the maximum score.",
+                    item=pick.item.title,
+                ),
                 fields={"pick": _("A picked quiz has no questions.")},
             )
         picks.append(pick)
@@ -1505,7 +1593,11 @@ def place_picks(
     client = _client(actor, client_pk)
     resources = content_items(picks, request, launch_url=launch_url)
     count = len(picks)
-    message = ngettext("Added %(num)d item from the course studio.", "Added %(num)d items from the course studio.", count)
+    message = ngettext(
+        "Added %(num)d item from the course studio.",
+        "Added %(num)d items from the course studio.",
+        count,
+    )
     token = _signed_response(client, claims, request, resources, message)
     for course in {pick.course.id: pick.course for pick in picks}.values():
         _record_placement(actor, course)

@@ -393,7 +393,10 @@ def new_item(public_id: str):
     module = service.module_for_edit(actor, public_id)
     kind = request.args.get("kind", "")
     if kind not in m.ITEM_KINDS:
-        abort(400, description=_("Choose what kind of item to add: %(kinds)s.", kinds=", ".join(m.ITEM_KINDS)))
+        abort(400, description=_(
+            "Choose what kind of item to add: %(kinds)s.",
+            kinds=", ".join(m.ITEM_KINDS),
+        ))
     return _item_page(actor, kind=kind, module=module)
 
 
@@ -569,7 +572,10 @@ def _deep_link_launch() -> CurrentLaunch:
     if launch.message_type != DEEP_LINKING_REQUEST:
         abort(
             400,
-            description=_("This page answers your LMS's request to add content, and this launch is not one. Use the LMS's “add activity” or “add content” button to place content."),
+            description=_(
+                "This page answers your LMS's request to add content, and this launch is not one. Use the "
+                "LMS's “add activity” or “add content” button to place content.",
+            ),
         )
     return launch
 
@@ -741,7 +747,9 @@ def media_progress(public_id: str):
     item, viewing = service.item_for_viewing(actor, public_id)
     payload = request.get_json(silent=True)
     if payload is None:
-        return jsonify({"error": _("Bad request"), "message": _("Send a JSON object with position and duration.")}), 400
+        return jsonify({"error": _(
+            "Bad request",
+        ), "message": _("Send a JSON object with position and duration.")}), 400
     try:
         stored = service.record_progress(actor, item, viewing, payload)
     except service.CourseError as exc:

@@ -64,8 +64,10 @@ class AttemptLimitReached(ValueError):
         self.attempts_allowed = attempts_allowed
         super().__init__(
             ngettext(
-                "You have used all %(num)d attempt allowed for this item, so this submission was not recorded.",
-                "You have used all %(num)d attempts allowed for this item, so this submission was not recorded.",
+                "You have used all %(num)d attempt allowed for this item, "
+                "so this submission was not recorded.",
+                "You have used all %(num)d attempts allowed for this item, "
+                "so this submission was not recorded.",
                 attempts_allowed,
             )
         )

@@ -28,7 +28,9 @@ def _course_launch() -> CurrentLaunch:
     if launch.context_pk is None:
         abort(
             400,
-            description=_("Grades belong to a course: open the tool from your LMS course, not from a menu outside it."),
+            description=_(
+                "Grades belong to a course: open the tool from your LMS course, not from a menu outside it.",
+            ),
         )
     return launch
 
@@ -79,12 +81,20 @@ def export_csv():
 # drop); only these fixed texts can be shown.
 NOTICES = {
     "retried": lambda count: ngettext(
-        "Sending %(num)d failed grade to the LMS again.", "Sending %(num)d failed grades to the LMS again.", count
+        "Sending %(num)d failed grade to the LMS again.",
+        "Sending %(num)d failed grades to the LMS again.",
+        count,
     ),
     "nothing-failed": lambda count: _("There were no failed grades to send again."),
-    "resent": lambda count: ngettext("Sending %(num)d grade to the LMS again.", "Sending %(num)d grades to the LMS again.", count),
+    "resent": lambda count: ngettext(
+        "Sending %(num)d grade to the LMS again.",
+        "Sending %(num)d grades to the LMS again.",
+        count,
+    ),
     "nothing-to-send": lambda count: _("No learner has a score to send yet."),
-    "roster": lambda count: _("The course roster is being read from the LMS; reload this page in a moment to see it."),
+    "roster": lambda count: _(
+        "The course roster is being read from the LMS; reload this page in a moment to see it.",
+    ),
 }
 
 

@@ -60,7 +60,9 @@ def _protect() -> None:
     if launch_id:
         sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
         if not hmac.compare_digest(sent, launch_token(launch_id)):
-            abort(400, description=_("This form is stale or was not sent from this tool's page. Reload the page and try again."))
+            abort(400, description=_(
+                "This form is stale or was not sent from this tool's page. Reload the page and try again.",
+            ))
         return
     csrf.protect()
 

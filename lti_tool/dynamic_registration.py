@@ -148,7 +148,11 @@ def _url_field(data: Mapping[str, Any], name: str) -> str:
     try:
         return registry.check_url(name, value)
     except registry.RegistryError as exc:
-        raise RegistrationError(gettext("The LMS's OpenID configuration has a bad %(name)s: %(exc)s.", name=name, exc=exc)) from None
+        raise RegistrationError(gettext(
+            "The LMS's OpenID configuration has a bad %(name)s: %(exc)s.",
+            name=name,
+            exc=exc,
+        )) from None
 
 
 def _string_list(data: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
@@ -156,7 +160,10 @@ def _string_list(data: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise RegistrationError(gettext("The LMS's OpenID configuration has %(name)s, but not as a list of strings.", name=repr(name)))
+        raise RegistrationError(gettext(
+            "The LMS's OpenID configuration has %(name)s, but not as a list of strings.",
+            name=repr(name),
+        ))
     return tuple(value)
 
 
@@ -170,11 +177,22 @@ def parse_configuration(url: str, data: Any) -> PlatformConfiguration:
     try:
         issuer = registry.check_issuer(issuer)
     except registry.RegistryError as exc:
-        raise RegistrationError(gettext("The LMS's OpenID configuration has a bad issuer: %(exc)s.", exc=exc)) from None
+        raise RegistrationError(gettext(
+            "The LMS's OpenID configuration has a bad issuer: %(exc)s.",
+            exc=exc,
+        )) from None
     if not issuer_matches(issuer, url):
         raise RegistrationError(
-            gettext("The LMS says its issuer is %(issuer)s, but its configuration was served from %(url)s, which is not under that issuer.", issuer=issuer, url=url),
-            hint=gettext("The issuer must be a prefix of the openid_configuration URL (LTI Dynamic Registration 1.0, 3.5.1). Check the LMS's site URL setting."),
+            gettext(
+                "The LMS says its issuer is %(issuer)s, but its configuration was served from %(url)s, "
+                "which is not under that issuer.",
+                issuer=issuer,
+                url=url,
+            ),
+            hint=gettext(
+                "The issuer must be a prefix of the openid_configuration URL (LTI Dynamic Registration 1.0, "
+                "3.5.1). Check the LMS's site URL setting.",
+            ),
         )
     endpoints = {
         name: _url_field(data, name)
@@ -187,12 +205,21 @@ def parse_configuration(url: str, data: Any) -> PlatformConfiguration:
         values = _string_list(data, name)
         if values is not None and required not in values:
             raise RegistrationError(
-                gettext("The LMS does not support %(required)s (%(name)s lists %(nothing)s); this tool needs it.", required=required, name=name, nothing=', '.join(values) or gettext('nothing'))
+                gettext(
+                    "The LMS does not support %(required)s (%(name)s lists %(nothing)s); this tool needs it.",
+                    required=required,
+                    name=name,
+                    nothing=', '.join(values) or gettext('nothing'),
+                )
             )
     lti = data.get(PLATFORM_CONFIGURATION)
     if not isinstance(lti, dict):
         raise RegistrationError(
-            gettext("The OpenID configuration has no %(PLATFORM_CONFIGURATION)s object: it is not an LTI platform's.", PLATFORM_CONFIGURATION=repr(PLATFORM_CONFIGURATION))
+            gettext(
+                "The OpenID configuration has no %(PLATFORM_CONFIGURATION)s object: it is not an LTI "
+                "platform's.",
+                PLATFORM_CONFIGURATION=repr(PLATFORM_CONFIGURATION),
+            )
         )
     family = lti.get("product_family_code")
     if not isinstance(family, str) or not family.strip():
@@ -208,11 +235,18 @@ def parse_configuration(url: str, data: Any) -> PlatformConfiguration:
                 raise RegistrationError(gettext("An entry of the LMS's messages_supported has no type."))
             placements = entry.get("placements") or []
             if not isinstance(placements, list) or not all(isinstance(p, str) for p in placements):
-                raise RegistrationError(gettext("The LMS's placements for %(type)s are not a list of strings.", type=entry['type']))
+                raise RegistrationError(gettext(
+                    "The LMS's placements for %(type)s are not a list of strings.",
+                    type=entry['type'],
+                ))
             messages[entry["type"]] = tuple(dict.fromkeys(messages.get(entry["type"], ()) + tuple(placements)))
         if RESOURCE_LINK_REQUEST not in messages:
             raise RegistrationError(
-                gettext("The LMS does not list %(RESOURCE_LINK_REQUEST)s among the messages it supports; the tool cannot be launched without it.", RESOURCE_LINK_REQUEST=RESOURCE_LINK_REQUEST)
+                gettext(
+                    "The LMS does not list %(RESOURCE_LINK_REQUEST)s among the messages it supports; the "
+                    "tool cannot be launched without it.",
+                    RESOURCE_LINK_REQUEST=RESOURCE_LINK_REQUEST,
+                )
             )
     return PlatformConfiguration(
         url=url,
@@ -238,7 +272,11 @@ def _read(response: requests.Response) -> bytes:
     for chunk in response.iter_content(64 * 1024):
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise RegistrationError(gettext("The LMS answered %(url)s with more than %(MAX_BODY_BYTES)s KB.", url=response.url, MAX_BODY_BYTES=MAX_BODY_BYTES // 1024))
+            raise RegistrationError(gettext(
+                "The LMS answered %(url)s with more than %(MAX_BODY_BYTES)s KB.",
+                url=response.url,
+                MAX_BODY_BYTES=MAX_BODY_BYTES // 1024,
+            ))
     return body
 
 
@@ -262,7 +300,10 @@ def check_request(openid_configuration: str | None, registration_token: str | No
     if not openid_configuration:
         raise RegistrationError(
             gettext("The registration request has no openid_configuration parameter."),
-            hint=gettext("Start the registration from your LMS (its 'register by URL' or dynamic registration setting), which adds it."),
+            hint=gettext(
+                "Start the registration from your LMS (its 'register by URL' or dynamic registration "
+                "setting), which adds it.",
+            ),
         )
     if not registration_token:
         raise RegistrationError(
@@ -274,7 +315,10 @@ def check_request(openid_configuration: str | None, registration_token: str | No
     try:
         url = registry.check_url("openid_configuration", openid_configuration)
     except registry.RegistryError as exc:
-        raise RegistrationError(gettext("The openid_configuration URL is not usable: %(exc)s.", exc=exc)) from None
+        raise RegistrationError(gettext(
+            "The openid_configuration URL is not usable: %(exc)s.",
+            exc=exc,
+        )) from None
     return url, registration_token
 
 
@@ -283,11 +327,19 @@ def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConf
         response = requests.get(url, headers=_headers(token), timeout=timeout, allow_redirects=False, stream=True)
     except requests.Timeout:
         raise RegistrationError(
-            gettext("The LMS's OpenID configuration at %(url)s did not answer within %(timeout)s seconds.", url=url, timeout=format(timeout, 'g')), status=502
+            gettext(
+                "The LMS's OpenID configuration at %(url)s did not answer within %(timeout)s seconds.",
+                url=url,
+                timeout=format(timeout, 'g'),
+            ), status=502
         ) from None
     except requests.RequestException as exc:
         raise RegistrationError(
-            gettext("The LMS's OpenID configuration at %(url)s could not be fetched (%(name)s).", url=url, name=exc.__class__.__name__),
+            gettext(
+                "The LMS's OpenID configuration at %(url)s could not be fetched (%(name)s).",
+                url=url,
+                name=exc.__class__.__name__,
+            ),
             status=502,
             hint=gettext("Check that the tool's server can reach the LMS."),
         ) from None
@@ -303,7 +355,11 @@ def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConf
         data = json.loads(body)
     except ValueError:
         raise RegistrationError(
-            gettext("The LMS's OpenID configuration at %(url)s is not JSON (it starts with %(body)s).", url=url, body=repr(_trimmed(body[:80]))),
+            gettext(
+                "The LMS's OpenID configuration at %(url)s is not JSON (it starts with %(body)s).",
+                url=url,
+                body=repr(_trimmed(body[:80])),
+            ),
             status=502,
         ) from None
     return parse_configuration(url, data)
@@ -400,7 +456,11 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
         )
     except requests.RequestException as exc:
         raise RegistrationError(
-            gettext("The LMS's registration endpoint %(endpoint)s could not be reached (%(name)s).", endpoint=endpoint, name=exc.__class__.__name__),
+            gettext(
+                "The LMS's registration endpoint %(endpoint)s could not be reached (%(name)s).",
+                endpoint=endpoint,
+                name=exc.__class__.__name__,
+            ),
             status=502,
         ) from None
     with response:
@@ -408,23 +468,39 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
     if not 200 <= response.status_code < 300:
         detail = _trimmed(raw) if raw.strip() else "no explanation given"
         raise RegistrationError(
-            gettext("The LMS refused the registration (HTTP %(status_code)s): %(detail)s", status_code=response.status_code, detail=detail),
+            gettext(
+                "The LMS refused the registration (HTTP %(status_code)s): %(detail)s",
+                status_code=response.status_code,
+                detail=detail,
+            ),
             status=502,
-            hint=gettext("Nothing was stored in the tool. Start the registration again from the LMS once the problem is fixed."),
+            hint=gettext(
+                "Nothing was stored in the tool. Start the registration again from the LMS once the problem "
+                "is fixed.",
+            ),
         )
     try:
         data = json.loads(raw)
     except ValueError:
-        raise RegistrationError(gettext("The LMS accepted the registration but its answer is not JSON."), status=502) from None
+        raise RegistrationError(gettext(
+            "The LMS accepted the registration but its answer is not JSON.",
+        ), status=502) from None
     if not isinstance(data, dict):
-        raise RegistrationError(gettext("The LMS accepted the registration but its answer is not a JSON object."), status=502)
+        raise RegistrationError(gettext(
+            "The LMS accepted the registration but its answer is not a JSON object.",
+        ), status=502)
     client_id = _identifier(data.get("client_id"))
     if client_id is None:
-        raise RegistrationError(gettext("The LMS accepted the registration but sent no client_id."), status=502)
+        raise RegistrationError(gettext(
+            "The LMS accepted the registration but sent no client_id.",
+        ), status=502)
     try:
         client_id = registry.check_identifier("client id", client_id)
     except registry.RegistryError as exc:
-        raise RegistrationError(gettext("The LMS sent an unusable client id: %(exc)s.", exc=exc), status=502) from None
+        raise RegistrationError(gettext(
+            "The LMS sent an unusable client id: %(exc)s.",
+            exc=exc,
+        ), status=502) from None
     deployment_id = None
     tool = data.get(TOOL_CONFIGURATION)
     if isinstance(tool, dict) and tool.get("deployment_id") is not None:
@@ -432,7 +508,10 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
         try:
             deployment_id = registry.check_identifier("deployment id", deployment_id)
         except registry.RegistryError as exc:
-            raise RegistrationError(gettext("The LMS sent an unusable deployment id: %(exc)s.", exc=exc), status=502) from None
+            raise RegistrationError(gettext(
+                "The LMS sent an unusable deployment id: %(exc)s.",
+                exc=exc,
+            ), status=502) from None
     return PlatformAnswer(client_id=client_id, deployment_id=deployment_id, body=data)
 
 

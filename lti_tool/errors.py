@@ -28,7 +28,9 @@ STATUS_TITLES = {
 }
 # ... and when a view aborts without a description of its own, Werkzeug's stock sentence.
 STOCK_DESCRIPTIONS = {
-    404: lazy_gettext("There is nothing at this address. Check the link, or open the tool again from your LMS."),
+    404: lazy_gettext(
+        "There is nothing at this address. Check the link, or open the tool again from your LMS.",
+    ),
     405: lazy_gettext("This address does not accept this kind of request."),
     413: lazy_gettext("The data sent is larger than this tool accepts."),
     429: lazy_gettext("Too many requests in a short time. Wait a moment and try again."),

@@ -242,13 +242,18 @@ def current_launch() -> CurrentLaunch:
     if g.launch is None:
         abort(
             401,
-            description=_("Your session with this tool has ended or this page was opened outside your LMS. Open the tool again from your course in the LMS."),
+            description=_(
+                "Your session with this tool has ended or this page was opened outside your LMS. Open the "
+                "tool again from your course in the LMS.",
+            ),
         )
     return g.launch
 
 
 # How the refusal below names the people a page is for, in the page's language.
-ROLE_PLURALS = {LEARNER: lazy_gettext("learners"), INSTRUCTOR: lazy_gettext("instructors"), ADMIN: lazy_gettext("admins")}
+ROLE_PLURALS = {LEARNER: lazy_gettext(
+    "learners",
+), INSTRUCTOR: lazy_gettext("instructors"), ADMIN: lazy_gettext("admins")}
 
 
 def requires_role(*roles: str) -> Callable:

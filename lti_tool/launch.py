@@ -126,9 +126,15 @@ def _param(params: Mapping[str, str], name: str, *, required: bool = True) -> st
             )
         return None
     if not isinstance(value, str) or len(value) > MAX_PARAM_CHARS:
-        raise LaunchError("bad_login_request", _("The %(name)s parameter is too long or not text.", name=repr(name)))
+        raise LaunchError("bad_login_request", _(
+            "The %(name)s parameter is too long or not text.",
+            name=repr(name),
+        ))
     if not is_clean_text(value):
-        raise LaunchError("bad_login_request", _("The %(name)s parameter contains control characters.", name=repr(name)))
+        raise LaunchError("bad_login_request", _(
+            "The %(name)s parameter contains control characters.",
+            name=repr(name),
+        ))
     return value
 
 
@@ -152,7 +158,11 @@ def find_client_for_login(issuer: str, client_id: str | None, deployment_id: str
         if registry.clients_of_issuer(issuer):
             raise LaunchError(
                 "unknown_client",
-                _("The LMS at %(issuer)s is registered, but not with client id %(client_id)s.", issuer=issuer, client_id=repr(client_id)),
+                _(
+                    "The LMS at %(issuer)s is registered, but not with client id %(client_id)s.",
+                    issuer=issuer,
+                    client_id=repr(client_id),
+                ),
                 hint=_("Check the client id in the LMS's tool settings, or register it with the tool."),
                 command=f"flask --app wsgi platform client-add {issuer} --client-id {client_id}",
                 log=log,
@@ -164,14 +174,24 @@ def find_client_for_login(issuer: str, client_id: str | None, deployment_id: str
         if len(clients) > 1:
             raise LaunchError(
                 "unknown_client",
-                _("The LMS at %(issuer)s has several client ids registered and did not say which one this login is for (no client_id parameter).", issuer=issuer),
-                hint=_("Configure the LMS to send client_id in its login request, or remove unused registrations."),
+                _(
+                    "The LMS at %(issuer)s has several client ids registered and did not say which one this "
+                    "login is for (no client_id parameter).",
+                    issuer=issuer,
+                ),
+                hint=_(
+                    "Configure the LMS to send client_id in its login request, or remove unused "
+                    "registrations.",
+                ),
                 log=log,
             )
     raise LaunchError(
         "unknown_issuer",
         _("No LMS with issuer %(issuer)s is registered with this tool.", issuer=issuer),
-        hint=_("An administrator of the tool must register the LMS first, with the values from its tool settings."),
+        hint=_(
+            "An administrator of the tool must register the LMS first, with the values from its tool "
+            "settings.",
+        ),
         command=add_platform_command(issuer, client_id, deployment_id),
         log=log,
     )
@@ -183,7 +203,11 @@ def _check_platform(client: PlatformClient, log: Mapping[str, Any]) -> None:
     if platform.status == registry.PENDING:
         raise LaunchError(
             "platform_pending",
-            _("The LMS at %(issuer)s registered with this tool, but an administrator of the tool has not approved it yet.", issuer=client.issuer),
+            _(
+                "The LMS at %(issuer)s registered with this tool, but an administrator of the tool has not "
+                "approved it yet.",
+                issuer=client.issuer,
+            ),
             hint=_("Ask the tool's administrator to approve it under Platforms in the tool's admin area."),
             status=403,
             log=log,
@@ -191,7 +215,10 @@ def _check_platform(client: PlatformClient, log: Mapping[str, Any]) -> None:
     if platform.status != registry.ACTIVE:
         raise LaunchError(
             "platform_disabled",
-            _("The LMS at %(issuer)s has been disabled by an administrator of this tool.", issuer=client.issuer),
+            _(
+                "The LMS at %(issuer)s has been disabled by an administrator of this tool.",
+                issuer=client.issuer,
+            ),
             hint=_("Ask the tool's administrator to enable it again in the tool's admin area."),
             status=403,
             log=log,
@@ -211,22 +238,41 @@ def _check_deployment(
     if deployment is not None and deployment.status == registry.PENDING:
         raise LaunchError(
             "deployment_pending",
-            _("Deployment %(deployment_id)s of the LMS at %(issuer)s (client id %(client_id)s) is new to this tool: an administrator of the tool must approve it before it can be used.", deployment_id=repr(deployment_id), issuer=client.issuer, client_id=repr(client.client_id)),
-            hint=_("Ask the tool's administrator to approve this deployment under Platforms in the admin area."),
+            _(
+                "Deployment %(deployment_id)s of the LMS at %(issuer)s (client id %(client_id)s) is new to "
+                "this tool: an administrator of the tool must approve it before it can be used.",
+                deployment_id=repr(deployment_id),
+                issuer=client.issuer,
+                client_id=repr(client.client_id),
+            ),
+            hint=_(
+                "Ask the tool's administrator to approve this deployment under Platforms in the admin area.",
+            ),
             status=403,
             log=log,
         )
     if deployment is not None and deployment.status != registry.ACTIVE:
         raise LaunchError(
             "deployment_disabled",
-            _("Deployment %(deployment_id)s of the LMS at %(issuer)s has been disabled by an administrator of this tool.", deployment_id=repr(deployment_id), issuer=client.issuer),
+            _(
+                "Deployment %(deployment_id)s of the LMS at %(issuer)s has been disabled by an "
+                "administrator of this tool.",
+                deployment_id=repr(deployment_id),
+                issuer=client.issuer,
+            ),
             status=403,
             log=log,
         )
     if deployment is None:
         raise LaunchError(
             "unknown_deployment",
-            _("Deployment %(deployment_id)s of the LMS at %(issuer)s (client id %(client_id)s) is not registered with the tool.", deployment_id=repr(deployment_id), issuer=client.issuer, client_id=repr(client.client_id)),
+            _(
+                "Deployment %(deployment_id)s of the LMS at %(issuer)s (client id %(client_id)s) is not "
+                "registered with the tool.",
+                deployment_id=repr(deployment_id),
+                issuer=client.issuer,
+                client_id=repr(client.client_id),
+            ),
             hint=_("Each place the LMS installs the tool has its own deployment id; register this one."),
             command=(
                 f"flask --app wsgi platform deployment-add {client.issuer} "
@@ -277,7 +323,12 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
         # Never an open redirect: a launch may only land on this tool.
         raise LaunchError(
             "bad_target",
-            _("The login asks to launch %(target_link_uri)s, which is not part of this tool (%(tool_origin)s).", target_link_uri=target_link_uri, tool_origin=tool_origin),
+            _(
+                "The login asks to launch %(target_link_uri)s, which is not part of this tool "
+                "(%(tool_origin)s).",
+                target_link_uri=target_link_uri,
+                tool_origin=tool_origin,
+            ),
             hint=_("Set the tool's target link URI in the LMS to this tool's launch URL."),
             log=log,
         )
@@ -379,9 +430,15 @@ def _unverified(id_token: str) -> jws.Token:
 def _string_claim(body: Mapping[str, Any], name: str, log: Mapping[str, Any]) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise LaunchError("missing_claim", _("The id_token has no %(name)s claim (or it is not text).", name=repr(name)), log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(name)s claim (or it is not text).",
+            name=repr(name),
+        ), log=log)
     if not is_clean_text(value) or len(value) > 1000:
-        raise LaunchError("missing_claim", _("The id_token's %(name)s claim is too long or has control characters.", name=repr(name)), log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token's %(name)s claim is too long or has control characters.",
+            name=repr(name),
+        ), log=log)
     return value
 
 
@@ -425,7 +482,10 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     if header.get("alg") != "RS256":
         raise LaunchError(
             "bad_signature",
-            _("The id_token is signed with %(alg)s; LTI 1.3 requires RS256.", alg=repr(str(header.get('alg'))[:20])),
+            _(
+                "The id_token is signed with %(alg)s; LTI 1.3 requires RS256.",
+                alg=repr(str(header.get('alg'))[:20]),
+            ),
             log=log,
         )
     issuer = _string_claim(body, "iss", log)
@@ -434,12 +494,18 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     if azp is not None and (not is_clean_text(azp) or azp not in audiences):
         raise LaunchError(
             "azp_mismatch",
-            _("The id_token's azp %(azp)s is not one of its audiences %(audiences)s.", azp=repr(str(azp)[:255]), audiences=repr(audiences[:5])),
+            _(
+                "The id_token's azp %(azp)s is not one of its audiences %(audiences)s.",
+                azp=repr(str(azp)[:255]),
+                audiences=repr(audiences[:5]),
+            ),
             log=log,
         )
     if azp is None and len(audiences) > 1:
         raise LaunchError(
-            "azp_mismatch", _("The id_token has several audiences but no azp naming this tool's client id."), log=log
+            "azp_mismatch", _(
+                "The id_token has several audiences but no azp naming this tool's client id.",
+            ), log=log
         )
     client_id = azp or audiences[0]
     log["client_id"] = client_id
@@ -450,13 +516,22 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
         if login and login.get("issuer") == issuer:
             raise LaunchError(
                 "wrong_aud",
-                _("The id_token is addressed to client id %(client_id)s, but this login was started for client id %(client_id2)s.", client_id=repr(client_id), client_id2=repr(login.get('client_id'))),
+                _(
+                    "The id_token is addressed to client id %(client_id)s, but this login was started for "
+                    "client id %(client_id2)s.",
+                    client_id=repr(client_id),
+                    client_id2=repr(login.get('client_id')),
+                ),
                 log=log,
             )
         if registry.clients_of_issuer(issuer):
             raise LaunchError(
                 "unknown_client",
-                _("The LMS at %(issuer)s is registered, but not with client id %(client_id)s.", issuer=issuer, client_id=repr(client_id)),
+                _(
+                    "The LMS at %(issuer)s is registered, but not with client id %(client_id)s.",
+                    issuer=issuer,
+                    client_id=repr(client_id),
+                ),
                 command=f"flask --app wsgi platform client-add {issuer} --client-id {client_id}",
                 log=log,
             )
@@ -471,7 +546,12 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     if login and login.get("client_pk") != client.id:
         raise LaunchError(
             "wrong_aud",
-            _("The id_token is addressed to client id %(client_id)s, but this login was started for client id %(client_id2)s.", client_id=repr(client_id), client_id2=repr(login.get('client_id'))),
+            _(
+                "The id_token is addressed to client id %(client_id)s, but this login was started for "
+                "client id %(client_id2)s.",
+                client_id=repr(client_id),
+                client_id2=repr(login.get('client_id')),
+            ),
             log=log,
         )
 
@@ -493,14 +573,21 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
         raise LaunchError(
             "expired",
             _("The id_token has expired: the launch took too long, or the LMS clock is behind."),
-            hint=_("The tool allows %(LAUNCH_LEEWAY_SECONDS)s s of clock drift (LAUNCH_LEEWAY_SECONDS).", LAUNCH_LEEWAY_SECONDS=settings.LAUNCH_LEEWAY_SECONDS),
+            hint=_(
+                "The tool allows %(LAUNCH_LEEWAY_SECONDS)s s of clock drift (LAUNCH_LEEWAY_SECONDS).",
+                LAUNCH_LEEWAY_SECONDS=settings.LAUNCH_LEEWAY_SECONDS,
+            ),
             log=log,
         ) from None
     except jwt.ImmatureSignatureError:
         raise LaunchError(
             "iat_future",
             _("The id_token says it was issued in the future: the LMS clock is ahead of the tool's."),
-            hint=_("The tool allows %(LAUNCH_LEEWAY_SECONDS)s s of clock drift (LAUNCH_LEEWAY_SECONDS); check both servers synchronise their time (NTP).", LAUNCH_LEEWAY_SECONDS=settings.LAUNCH_LEEWAY_SECONDS),
+            hint=_(
+                "The tool allows %(LAUNCH_LEEWAY_SECONDS)s s of clock drift (LAUNCH_LEEWAY_SECONDS); check "
+                "both servers synchronise their time (NTP).",
+                LAUNCH_LEEWAY_SECONDS=settings.LAUNCH_LEEWAY_SECONDS,
+            ),
             log=log,
         ) from None
     except jwt.InvalidSignatureError:
@@ -508,18 +595,30 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
             "bad_signature", _("The id_token's signature does not match the LMS's public key."), log=log
         ) from None
     except jwt.MissingRequiredClaimError as exc:
-        raise LaunchError("missing_claim", _("The id_token has no %(claim)s claim.", claim=repr(exc.claim)), log=log) from None
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(claim)s claim.",
+            claim=repr(exc.claim),
+        ), log=log) from None
     except jwt.InvalidAudienceError:
-        raise LaunchError("wrong_aud", _("The id_token is not addressed to client id %(client_id)s.", client_id=repr(client_id)), log=log) from None
+        raise LaunchError("wrong_aud", _(
+            "The id_token is not addressed to client id %(client_id)s.",
+            client_id=repr(client_id),
+        ), log=log) from None
     except jwt.InvalidTokenError as exc:
-        raise LaunchError("malformed_jwt", _("The id_token is not valid: %(exc)s", exc=str(exc)[:200]), log=log) from None
+        raise LaunchError("malformed_jwt", _(
+            "The id_token is not valid: %(exc)s",
+            exc=str(exc)[:200],
+        ), log=log) from None
 
     deployment_id = _string_claim(claims, DEPLOYMENT_ID, log)
     deployment = _check_deployment(client, deployment_id, log)
     if claims.get(VERSION) != "1.3.0":
         raise LaunchError(
             "wrong_version",
-            _("The launch says LTI version %(VERSION)s; this tool speaks LTI 1.3.0.", VERSION=repr(str(claims.get(VERSION))[:20])),
+            _(
+                "The launch says LTI version %(VERSION)s; this tool speaks LTI 1.3.0.",
+                VERSION=repr(str(claims.get(VERSION))[:20]),
+            ),
             log=log,
         )
     message_type = claims.get(MESSAGE_TYPE)
@@ -547,7 +646,11 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     if login is None:
         raise LaunchError(
             "state_mismatch",
-            _("The launch's state is unknown or expired: it does not match a login started with this tool in the last %(LOGIN_STATE_TTL_SECONDS)s minutes.", LOGIN_STATE_TTL_SECONDS=settings.LOGIN_STATE_TTL_SECONDS // 60),
+            _(
+                "The launch's state is unknown or expired: it does not match a login started with this tool "
+                "in the last %(LOGIN_STATE_TTL_SECONDS)s minutes.",
+                LOGIN_STATE_TTL_SECONDS=settings.LOGIN_STATE_TTL_SECONDS // 60,
+            ),
             hint=_("Open the tool again from the LMS."),
             log=log,
         )
@@ -560,8 +663,14 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     if not cookie_ok and not login.get("storage_target"):
         raise LaunchError(
             "state_mismatch",
-            _("The browser did not send back the cookie set when this launch began, so the launch cannot be tied to this browser."),
-            hint=_("Browsers often block cookies inside an LMS frame. Open the tool in a new window to continue."),
+            _(
+                "The browser did not send back the cookie set when this launch began, so the launch cannot "
+                "be tied to this browser.",
+            ),
+            hint=_(
+                "Browsers often block cookies inside an LMS frame. Open the tool in a new window to "
+                "continue.",
+            ),
             log=log,
             relaunch_ticket=_relaunch_ticket(login),
         )
@@ -643,14 +752,19 @@ def confirm_storage_check(pending_id: str, state_from_storage: str) -> Validated
     if not state_from_storage or not secrets.compare_digest(str(state_from_storage), expected):
         raise LaunchError(
             "state_mismatch",
-            _("The LMS's storage does not hold the state of this launch, so it cannot be tied to this browser."),
+            _(
+                "The LMS's storage does not hold the state of this launch, so it cannot be tied to this "
+                "browser.",
+            ),
             hint=_("Open the tool in a new window, or again from the LMS."),
             log=log,
         )
     client = registry.client_by_pk(held["client_pk"])
     deployment = registry.deployment_by_pk(held["deployment_pk"])
     if client is None or deployment is None:
-        raise LaunchError("unknown_client", _("This LMS registration was removed while the launch was under way."), log=log)
+        raise LaunchError("unknown_client", _(
+            "This LMS registration was removed while the launch was under way.",
+        ), log=log)
     return ValidatedLaunch(
         claims=held["claims"], client=client, deployment=deployment, message_type=held["message_type"], log=log
     )
@@ -660,24 +774,39 @@ def _check_message_claims(claims: Mapping[str, Any], message_type: str, log: Map
     _string_claim(claims, "sub", log)
     roles = claims.get(ROLES)
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise LaunchError("missing_claim", _("The id_token has no %(ROLES)s claim (a list of role URIs).", ROLES=repr(ROLES)), log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(ROLES)s claim (a list of role URIs).",
+            ROLES=repr(ROLES),
+        ), log=log)
     if not isinstance(claims.get(TARGET_LINK_URI), str):
-        raise LaunchError("missing_claim", _("The id_token has no %(TARGET_LINK_URI)s claim.", TARGET_LINK_URI=repr(TARGET_LINK_URI)), log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(TARGET_LINK_URI)s claim.",
+            TARGET_LINK_URI=repr(TARGET_LINK_URI),
+        ), log=log)
     context = claims.get(CONTEXT)
     if context is not None and (not isinstance(context, dict) or not is_clean_text(context.get("id")) or not context["id"]):
         raise LaunchError("missing_claim", _("The id_token's context claim has no id."), log=log)
     if message_type == RESOURCE_LINK_REQUEST:
         link = claims.get(RESOURCE_LINK)
         if not isinstance(link, dict) or not is_clean_text(link.get("id")) or not link["id"]:
-            raise LaunchError("missing_claim", _("The id_token has no %(RESOURCE_LINK)s claim with an id.", RESOURCE_LINK=repr(RESOURCE_LINK)), log=log)
+            raise LaunchError("missing_claim", _(
+                "The id_token has no %(RESOURCE_LINK)s claim with an id.",
+                RESOURCE_LINK=repr(RESOURCE_LINK),
+            ), log=log)
     if message_type == DEEP_LINKING_REQUEST:
         settings = claims.get(DEEP_LINKING_SETTINGS)
         if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
             raise LaunchError(
                 "missing_claim",
-                _("The deep-linking request has no deep_link_return_url in %(DEEP_LINKING_SETTINGS)s.", DEEP_LINKING_SETTINGS=repr(DEEP_LINKING_SETTINGS)),
+                _(
+                    "The deep-linking request has no deep_link_return_url in %(DEEP_LINKING_SETTINGS)s.",
+                    DEEP_LINKING_SETTINGS=repr(DEEP_LINKING_SETTINGS),
+                ),
                 log=log,
             )
     for name in ("name", "given_name", "family_name", "email", "picture", "locale"):
         if name in claims and claims[name] is not None and not isinstance(claims[name], str):
-            raise LaunchError("missing_claim", _("The id_token's %(name)s claim is not text.", name=repr(name)), log=log)
+            raise LaunchError("missing_claim", _(
+                "The id_token's %(name)s claim is not text.",
+                name=repr(name),
+            ), log=log)

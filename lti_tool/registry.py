@@ -36,17 +36,37 @@ def check_url(field: str, value: str | None) -> str:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise RegistryError(_("%(field)s %(value)s is not a valid URL", field=field, value=repr(value))) from None
+        raise RegistryError(_(
+            "%(field)s %(value)s is not a valid URL",
+            field=field,
+            value=repr(value),
+        )) from None
     if parts.scheme not in ("https", "http") or not host:
-        raise RegistryError(_("%(field)s %(value)s must be an absolute https:// URL", field=field, value=repr(value)))
+        raise RegistryError(_(
+            "%(field)s %(value)s must be an absolute https:// URL",
+            field=field,
+            value=repr(value),
+        ))
     if parts.scheme == "http" and host not in LOCAL_HOSTS:
         raise RegistryError(
-            _("%(field)s %(value)s must use https:// (plain http is accepted for localhost only)", field=field, value=repr(value))
+            _(
+                "%(field)s %(value)s must use https:// (plain http is accepted for localhost only)",
+                field=field,
+                value=repr(value),
+            )
         )
     if parts.username or parts.password:
-        raise RegistryError(_("%(field)s %(value)s must not carry a user name or password", field=field, value=repr(value)))
+        raise RegistryError(_(
+            "%(field)s %(value)s must not carry a user name or password",
+            field=field,
+            value=repr(value),
+        ))
     if parts.fragment:
-        raise RegistryError(_("%(field)s %(value)s must not have a #fragment", field=field, value=repr(value)))
+        raise RegistryError(_(
+            "%(field)s %(value)s must not have a #fragment",
+            field=field,
+            value=repr(value),
+        ))
     if len(value) > 1000:
         raise RegistryError(_("%(field)s is longer than 1000 characters", field=field))
     return value
@@ -67,7 +87,11 @@ def check_identifier(field: str, value: str | None) -> str:
     if len(value) > 255:
         raise RegistryError(_("%(field)s is longer than 255 characters", field=field))
     if any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise RegistryError(_("%(field)s %(value)s must not contain spaces or control characters", field=field, value=repr(value)))
+        raise RegistryError(_(
+            "%(field)s %(value)s must not contain spaces or control characters",
+            field=field,
+            value=repr(value),
+        ))
     return value
 
 
@@ -76,7 +100,9 @@ def check_public_key(value: str | None) -> str:
     try:
         load_pem_public_key(value.encode())
     except ValueError:
-        raise RegistryError(_("public key must be a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)")) from None
+        raise RegistryError(_(
+            "public key must be a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)",
+        )) from None
     return value
 
 
@@ -109,7 +135,11 @@ def add_platform(data: PlatformInput) -> Platform:
     deployment_ids = _check_deployment_ids(data.deployment_ids, required=data.require_deployment)
     status = check_status(data.status)
     if find_client(issuer, client_id) is not None:
-        raise RegistryError(_("issuer %(issuer)s already has client id %(client_id)s registered", issuer=issuer, client_id=repr(client_id)))
+        raise RegistryError(_(
+            "issuer %(issuer)s already has client id %(client_id)s registered",
+            issuer=issuer,
+            client_id=repr(client_id),
+        ))
     name = (data.name or "").strip() or (urlsplit(issuer).hostname or issuer)
     if len(name) > 200:
         raise RegistryError(_("name is longer than 200 characters"))
@@ -136,7 +166,11 @@ def add_platform(data: PlatformInput) -> Platform:
 def add_client(platform: Platform, client_id: str) -> PlatformClient:
     client_id = check_identifier("client id", client_id)
     if find_client(platform.issuer, client_id) is not None:
-        raise RegistryError(_("issuer %(issuer)s already has client id %(client_id)s registered", issuer=platform.issuer, client_id=repr(client_id)))
+        raise RegistryError(_(
+            "issuer %(issuer)s already has client id %(client_id)s registered",
+            issuer=platform.issuer,
+            client_id=repr(client_id),
+        ))
     client = PlatformClient(issuer=platform.issuer, client_id=client_id)
     platform.clients.append(client)
     db.session.flush()
@@ -147,7 +181,11 @@ def add_deployment(client: PlatformClient, deployment_id: str) -> Deployment:
     deployment_id = check_identifier("deployment id", deployment_id)
     if any(d.deployment_id == deployment_id for d in client.deployments):
         raise RegistryError(
-            _("deployment %(deployment_id)s is already registered for client id %(client_id)s", deployment_id=repr(deployment_id), client_id=repr(client.client_id))
+            _(
+                "deployment %(deployment_id)s is already registered for client id %(client_id)s",
+                deployment_id=repr(deployment_id),
+                client_id=repr(client.client_id),
+            )
         )
     deployment = Deployment(platform_id=client.platform_id, deployment_id=deployment_id)
     client.deployments.append(deployment)
@@ -211,7 +249,11 @@ def get_platform(ref: str | int) -> Platform:
         raise RegistryError(_("no platform with issuer %(ref)s", ref=repr(ref)))
     if len(matches) > 1:
         ids = ", ".join(str(p.id) for p in matches)
-        raise RegistryError(_("issuer %(ref)s has several platforms (%(ids)s); give the numeric id", ref=repr(ref), ids=ids))
+        raise RegistryError(_(
+            "issuer %(ref)s has several platforms (%(ids)s); give the numeric id",
+            ref=repr(ref),
+            ids=ids,
+        ))
     return matches[0]
 
 
@@ -241,7 +283,11 @@ STATUSES = (PENDING, ACTIVE, DISABLED)
 
 def check_status(value: str | None) -> str:
     if value not in STATUSES:
-        raise RegistryError(_("status must be one of %(STATUSES)s, not %(value)s", STATUSES=', '.join(STATUSES), value=repr(value)))
+        raise RegistryError(_(
+            "status must be one of %(STATUSES)s, not %(value)s",
+            STATUSES=', '.join(STATUSES),
+            value=repr(value),
+        ))
     return value
 
 
@@ -272,7 +318,11 @@ def update_platform(platform: Platform, data: PlatformUpdate) -> list[str]:
         for client in platform.clients:
             other = find_client(issuer, client.client_id)
             if other is not None and other.id != client.id:
-                raise RegistryError(_("issuer %(issuer)s already has client id %(client_id)s registered", issuer=issuer, client_id=repr(client.client_id)))
+                raise RegistryError(_(
+                    "issuer %(issuer)s already has client id %(client_id)s registered",
+                    issuer=issuer,
+                    client_id=repr(client.client_id),
+                ))
     values = {
         "name": name,
         "issuer": issuer,

@@ -67,9 +67,13 @@ class KindInfo:
 
 KINDS: dict[str, KindInfo] = {
     "item_published": KindInfo(lazy_gettext("New content in a course you take"), LEARNER),
-    "due_soon": KindInfo(lazy_gettext("A quiz is due within 24 hours and you have not submitted it"), LEARNER),
+    "due_soon": KindInfo(
+        lazy_gettext("A quiz is due within 24 hours and you have not submitted it"), LEARNER
+    ),
     "grade_delivered": KindInfo(lazy_gettext("Your score reached your LMS gradebook"), LEARNER),
-    "grade_failed": KindInfo(lazy_gettext("A learner's score could not be sent to the LMS gradebook"), INSTRUCTOR),
+    "grade_failed": KindInfo(
+        lazy_gettext("A learner's score could not be sent to the LMS gradebook"), INSTRUCTOR
+    ),
     "roster_digest": KindInfo(lazy_gettext("Daily digest of new learners in your courses"), INSTRUCTOR),
 }
 

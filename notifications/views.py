@@ -100,7 +100,8 @@ def preferences():
             if name.startswith("email_") and name.removeprefix("email_") not in kinds
         ]
         if unknown:
-            abort(400, description=_("Unknown kind of notification: %(unknown)s.", unknown=', '.join(sorted(unknown))[:200]))
+            listed = ", ".join(sorted(unknown))[:200]
+            abort(400, description=_("Unknown kind of notification: %(unknown)s.", unknown=listed))
         service.set_email_choices(
             launch.platform_id, launch.user_pk, {kind: request.form.get(f"email_{kind}") == "on" for kind in kinds}
         )

@@ -423,9 +423,15 @@ def manual_values(offer: ToolOffer) -> list[tuple[str, str, str]]:
     """(field, value, where the LMS asks for it) for registering the tool by hand."""
     return [
         (_("Tool URL / Target link URI"), offer.launch_url, "Moodle: Tool URL · Canvas: Target Link URI"),
-        (_("Initiate login URL"), offer.login_url, "Moodle: Initiate login URL · Canvas: OpenID Connect Initiation Url"),
+        (_(
+            "Initiate login URL",
+        ), offer.login_url, "Moodle: Initiate login URL · Canvas: OpenID Connect Initiation Url"),
         (_("Redirection URI(s)"), offer.launch_url, "Moodle: Redirection URI(s) · Canvas: Redirect URIs"),
-        (_("Public keyset URL"), offer.jwks_url, "Moodle: Public keyset (Keyset URL) · Canvas: Public JWK URL"),
-        (_("Deep linking (content selection) URL"), offer.launch_url, "Moodle: Content Selection URL (tick Supports Deep Linking)"),
+        (_(
+            "Public keyset URL",
+        ), offer.jwks_url, "Moodle: Public keyset (Keyset URL) · Canvas: Public JWK URL"),
+        (_(
+            "Deep linking (content selection) URL",
+        ), offer.launch_url, "Moodle: Content Selection URL (tick Supports Deep Linking)"),
         (_("Icon URL"), offer.logo_url, "Moodle: Icon URL · Canvas: Icon URL"),
     ]

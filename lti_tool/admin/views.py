@@ -326,7 +326,11 @@ def deployment_status(platform_id: int, deployment_pk: int):
     _audit(f"deployment.{action}", "deployment", deployment.id, platform_id=platform.id,
            detail={"deployment_id": deployment.deployment_id, "from": before, "to": status})
     db.session.commit()
-    flash(_("Deployment %(deployment_id)s is now %(status)s.", deployment_id=deployment.deployment_id, status=status))
+    flash(_(
+        "Deployment %(deployment_id)s is now %(status)s.",
+        deployment_id=deployment.deployment_id,
+        status=status,
+    ))
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
 

@@ -162,4 +162,5 @@ def test_pages_without_a_launch_follow_the_browser(client):
     assert page.status_code == 401
     assert html_lang(page.get_data(as_text=True)) == "es"
     assert "Su sesión con esta herramienta ha terminado" in page.get_data(as_text=True)
-    assert client.get("/courses/", headers={"Accept": "application/json", "Accept-Language": "es"}).json["error"] == "No autorizado"
+    as_json = client.get("/courses/", headers={"Accept": "application/json", "Accept-Language": "es"})
+    assert as_json.json["error"] == "No autorizado"
