@@ -14,6 +14,8 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+# Compiled catalogs (.mo) are build output, not in the repository.
+RUN pybabel -q compile -d translations
 RUN useradd --create-home --uid 10001 tool \
     && mkdir -p /tmp/metrics \
     && chown tool /tmp/metrics

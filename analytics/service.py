@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -1311,13 +1312,13 @@ def module_rows(
 
 
 # (label, fewest, most days since the last activity)
-ACTIVITY_BUCKETS = (
-    ("Today", 0, 0),
-    ("1-2 days", 1, 2),
-    ("3-6 days", 3, 6),
-    ("1-2 weeks", 7, 13),
-    ("2-4 weeks", 14, 29),
-    ("30+ days", 30, None),
+ACTIVITY_BUCKETS = (  # labels are lazy: shown in the reader's language
+    (lazy_gettext("Today"), 0, 0),
+    (lazy_gettext("1-2 days"), 1, 2),
+    (lazy_gettext("3-6 days"), 3, 6),
+    (lazy_gettext("1-2 weeks"), 7, 13),
+    (lazy_gettext("2-4 weeks"), 14, 29),
+    (lazy_gettext("30+ days"), 30, None),
 )
 
 
@@ -1357,11 +1358,11 @@ def _risk(state: _LearnerState, today_local: date, zone: tzinfo, at_risk_days: i
     )
     reasons = []
     if days_inactive is None:
-        reasons.append("no activity recorded")
+        reasons.append(gettext("no activity recorded"))
     elif days_inactive >= at_risk_days:
-        reasons.append(f"inactive for {days_inactive} days")
+        reasons.append(ngettext("inactive for %(num)d day", "inactive for %(num)d days", days_inactive))
     if state.avg_scaled is not None and state.avg_scaled < at_risk_score:
-        reasons.append(f"mean quiz score {state.avg_scaled * 100:.0f}%")
+        reasons.append(gettext("mean quiz score %(percent)s%%", percent=round(state.avg_scaled * 100)))
     return days_inactive, tuple(reasons)
 
 
@@ -1434,7 +1435,7 @@ def activity_buckets(states: Iterable[_LearnerState]) -> list[ActivityBucket]:
                 counts[index] += 1
                 break
     buckets = [ActivityBucket(label, count) for (label, _, _), count in zip(ACTIVITY_BUCKETS, counts)]
-    buckets.append(ActivityBucket("Never", never))
+    buckets.append(ActivityBucket(gettext("Never"), never))
     return buckets
 
 

@@ -18,6 +18,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 
 from analytics import charts, exports, service, xapi
 from analytics.models import SCORE_BINS
@@ -44,11 +45,11 @@ def _nav(launch: CurrentLaunch) -> list[tuple[str, str, bool]]:
     endpoints = current_app.view_functions
     here = request.endpoint
     if launch.is_instructor:
-        wanted = [("Your courses", "courses.index", {}), ("Gradebook", "grades.gradebook", {})]
+        wanted = [(_("Your courses"), "courses.index", {}), (_("Gradebook"), "grades.gradebook", {})]
         if launch.context_pk is not None:
-            wanted.append(("Course analytics", "analytics.dashboard", {"context_pk": launch.context_pk}))
+            wanted.append((_("Course analytics"), "analytics.dashboard", {"context_pk": launch.context_pk}))
     else:
-        wanted = [("My grades", "grades.mine", {}), ("My progress", "analytics.my_progress", {})]
+        wanted = [(_("My grades"), "grades.mine", {}), (_("My progress"), "analytics.my_progress", {})]
     return [
         (label, lurl(endpoint, **values), endpoint == here)
         for label, endpoint, values in wanted
@@ -76,7 +77,13 @@ def _int_arg(name: str, default: int, low: int, high: int, what: str) -> int:
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        abort(400, description=f"{what} must be a whole number from {low} to {high}; got {raw[:40]!r}.")
+        abort(400, description=_(
+            "%(what)s must be a whole number from %(low)s to %(high)s; got %(raw)s.",
+            what=what,
+            low=low,
+            high=high,
+            raw=repr(raw[:40]),
+        ))
     return value
 
 
@@ -93,8 +100,12 @@ def _moment_arg(name: str) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         abort(
             400,
-            description=f"{name} must be a date (2025-01-31) or a date and time with its zone "
-            f"(2025-01-31T08:00:00Z); got {raw[:40]!r}.",
+            description=_(
+                "%(name)s must be a date (2025-01-31) or a date and time with its zone "
+                "(2025-01-31T08:00:00Z); got %(raw)s.",
+                name=name,
+                raw=repr(raw[:40]),
+            ),
         )
     return moment.astimezone(timezone.utc)
 
@@ -104,8 +115,10 @@ def _teacher(context_pk: int) -> CurrentLaunch:
     if launch.context_pk != context_pk or not launch.is_instructor:
         abort(
             403,
-            description="Course analytics are for the instructors of this course. Open the tool from a "
-            "course you teach in your LMS to see its analytics.",
+            description=_(
+                "Course analytics are for the instructors of this course. Open the tool from a course you "
+                "teach in your LMS to see its analytics.",
+            ),
         )
     return launch
 
@@ -122,7 +135,7 @@ def _catch_up() -> None:
 def index():
     launch = current_launch()
     if launch.context_pk is None:
-        abort(404, description="Analytics belong to an LMS course; this launch did not come from one.")
+        abort(404, description=_("Analytics belong to an LMS course; this launch did not come from one."))
     if launch.is_instructor:
         return redirect(lurl("analytics.dashboard", context_pk=launch.context_pk), code=303)
     return redirect(lurl("analytics.my_progress"), code=303)
@@ -138,7 +151,7 @@ def _board(context_pk: int, *, all_learners: bool = False) -> service.Dashboard:
         launch.platform_id, context_pk, days=days, at_risk_days=inactive, all_learners=all_learners
     )
     if board is None:
-        abort(404, description="This course is not known to the tool any more.")
+        abort(404, description=_("This course is not known to the tool any more."))
     return board
 
 
@@ -159,14 +172,24 @@ def dashboard(context_pk: int):
     step = max(1, len(board.engagement) // 10)
     engagement_chart = charts.column_chart(
         "engagement",
-        "Active learners per day",
-        f"Learners who did something in this course on each of the last {board.days} days; "
-        f"the most on one day was {max((d.learners for d in board.engagement), default=0)}.",
+        _("Active learners per day"),
+        _(
+            "Learners who did something in this course on each of the last %(days)s days; the most on one "
+            "day was %(most)s.",
+            days=board.days,
+            most=max((d.learners for d in board.engagement), default=0),
+        ),
         [
             charts.Point(
                 d.day.strftime("%b %d"),
                 d.learners,
-                f"{d.day:%a %b %d}: {d.learners} learners, {d.views} views, {d.submissions} submissions",
+                _(
+                    "%(day)s: %(learners)s learners, %(views)s views, %(submissions)s submissions",
+                    day=format(d.day, '%a %b %d'),
+                    learners=d.learners,
+                    views=d.views,
+                    submissions=d.submissions,
+                ),
             )
             for d in board.engagement
         ],
@@ -174,15 +197,18 @@ def dashboard(context_pk: int):
     )
     module_chart = charts.bar_chart(
         "modules",
-        "Completion per module",
-        "Share of the class that completed every item of each module.",
+        _("Completion per module"),
+        _("Share of the class that completed every item of each module."),
         [charts.Point(m.title, m.completion_rate or 0.0) for m in board.modules],
     )
     score_charts = {
         quiz.item_id: charts.column_chart(
             f"scores-{quiz.item_id}",
-            f"Best scores: {quiz.title}",
-            f"How many learners' best score falls in each range; {quiz.submitters} learners submitted.",
+            _("Best scores: %(quiz)s", quiz=quiz.title),
+            _(
+                "How many learners' best score falls in each range; %(submitters)s learners submitted.",
+                submitters=quiz.submitters,
+            ),
             [charts.Point(exports.score_range(k), count) for k, count in enumerate(quiz.score_bins)],
             height=200,
         )
@@ -190,8 +216,11 @@ def dashboard(context_pk: int):
     }
     activity_chart = charts.column_chart(
         "activity",
-        "Learners by last activity",
-        f"When each of the {board.class_size} learners last did something in this course.",
+        _("Learners by last activity"),
+        _(
+            "When each of the %(class_size)s learners last did something in this course.",
+            class_size=board.class_size,
+        ),
         [charts.Point(bucket.label, bucket.learners) for bucket in board.activity],
         height=200,
     )
@@ -219,7 +248,11 @@ def export_csv(context_pk: int, name: str):
     _teacher(context_pk)
     if build is None:
         abort(
-            404, description=f"There is no {name[:40]!r} export; choose one of {', '.join(exports.TABLES)}."
+            404, description=_(
+                "There is no %(name)s export; choose one of %(TABLES)s.",
+                name=repr(name[:40]),
+                TABLES=', '.join(exports.TABLES),
+            )
         )
     board = _board(context_pk, all_learners=name == "learners")
     body = "\ufeff" + build(board)  # the byte-order mark makes spreadsheets read UTF-8
@@ -237,13 +270,13 @@ def export_xapi(context_pk: int):
     launch = _teacher(context_pk)
     since, until = _moment_arg("since"), _moment_arg("until")
     if since and until and since >= until:
-        abort(400, description="since must be before until.")
+        abort(400, description=_("since must be before until."))
     _catch_up()
     settings = current_app.config["SETTINGS"]
     context = service.get_context(launch.platform_id, context_pk)
     platform = service.platform_of(launch.platform_id)
     if context is None or platform is None:
-        abort(404, description="This course is not known to the tool any more.")
+        abort(404, description=_("This course is not known to the tool any more."))
     base = _tool_base()
     has_items = "courses.view_item" in current_app.view_functions
 
@@ -292,17 +325,22 @@ def export_xapi(context_pk: int):
 def my_progress():
     launch = current_launch()
     if launch.context_pk is None:
-        abort(404, description="Progress belongs to an LMS course; this launch did not come from one.")
+        abort(404, description=_("Progress belongs to an LMS course; this launch did not come from one."))
     _catch_up()
     progress = service.my_progress(launch.platform_id, launch.context_pk, launch.user_pk)
     if progress is None:
-        abort(404, description="This course is not known to the tool any more.")
+        abort(404, description=_("This course is not known to the tool any more."))
     chart = charts.bar_chart(
         "my-modules",
-        "Your progress per module",
-        "Share of the items of each module you have completed.",
+        _("Your progress per module"),
+        _("Share of the items of each module you have completed."),
         [
-            charts.Point(title, done / total if total else 0.0, f"{title}: {done} of {total} items completed")
+            charts.Point(title, done / total if total else 0.0, _(
+                "%(title)s: %(done)s of %(total)s items completed",
+                title=title,
+                done=done,
+                total=total,
+            ))
             for title, done, total in progress.modules
         ],
     )

@@ -27,18 +27,20 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from flask_babel import gettext, lazy_gettext
+
 # Enough for every header checked here: WebM track lists and MP3 ID3 frames sit well inside it.
 HEAD_BYTES = 64 * 1024
 # The PDF end marker must sit in the last 1024 bytes (PDF 1.7, 7.5.5); PNG's IEND is the last chunk.
 TAIL_BYTES = 1024
 
-# What a teacher is asked for, per item kind.
+# What a teacher is asked for, per item kind (lazy: shown in the reader's language).
 KINDS: Mapping[str, str] = {
-    "video": "a video (MP4, WebM, Ogg or QuickTime)",
-    "audio": "an audio file (MP3, M4A/AAC, Ogg/Opus, WAV, WebM or FLAC)",
-    "pdf": "a PDF document",
-    "image": "an image (PNG, JPEG, GIF or WebP)",
-    "captions": "a WebVTT caption file (.vtt)",
+    "video": lazy_gettext("a video (MP4, WebM, Ogg or QuickTime)"),
+    "audio": lazy_gettext("an audio file (MP3, M4A/AAC, Ogg/Opus, WAV, WebM or FLAC)"),
+    "pdf": lazy_gettext("a PDF document"),
+    "image": lazy_gettext("an image (PNG, JPEG, GIF or WebP)"),
+    "captions": lazy_gettext("a WebVTT caption file (.vtt)"),
 }
 
 
@@ -91,7 +93,11 @@ class UploadCheck:
     def __init__(self, kind: str, filename: str) -> None:
         if kind not in KINDS:
             raise FileRejected(
-                f"Media of kind {kind!r} cannot be uploaded; choose one of: {', '.join(KINDS)}.", "type"
+                gettext(
+                    "Media of kind %(kind)s cannot be uploaded; choose one of: %(KINDS)s.",
+                    kind=repr(kind),
+                    KINDS=', '.join(KINDS),
+                ), "type"
             )
         self.kind = kind
         self.name = _display(filename)
@@ -106,8 +112,11 @@ class UploadCheck:
         """
         if not head:
             raise FileRejected(
-                f"{self.name} is empty (0 bytes). Choose the file again; if it is empty on your "
-                "computer too, export or download it again.",
+                gettext(
+                    "%(name)s is empty (0 bytes). Choose the file again; if it is empty on your computer "
+                    "too, export or download it again.",
+                    name=self.name,
+                ),
                 "empty",
             )
         try:
@@ -115,18 +124,32 @@ class UploadCheck:
         except Damaged as damaged:
             if self.kind not in damaged.kinds:
                 raise FileRejected(
-                    f"{self.name} is {damaged.label}, not {KINDS[self.kind]}.", "type"
+                    gettext(
+                        "%(name)s is %(label)s, not %(kind)s.",
+                        name=self.name,
+                        label=damaged.label,
+                        kind=KINDS[self.kind],
+                    ), "type"
                 ) from None
             raise self._damaged(damaged.label, damaged.detail) from None
         if found is None:
             raise FileRejected(
-                f"{self.name} is not {KINDS[self.kind]}: its contents match none of the formats "
-                "accepted here, whatever its name says.",
+                gettext(
+                    "%(name)s is not %(kind)s: its contents match none of the formats accepted here, "
+                    "whatever its name says.",
+                    name=self.name,
+                    kind=KINDS[self.kind],
+                ),
                 "type",
             )
         content_type = found.accepts.get(self.kind)
         if content_type is None:
-            raise FileRejected(f"{self.name} is {found.label}, not {KINDS[self.kind]}.", "type")
+            raise FileRejected(gettext(
+                "%(name)s is %(label)s, not %(kind)s.",
+                name=self.name,
+                label=found.label,
+                kind=KINDS[self.kind],
+            ), "type")
         self.format = found
         if found.utf8:
             self._decoder = codecs.getincrementaldecoder("utf-8")()
@@ -158,8 +181,13 @@ class UploadCheck:
 
     def _damaged(self, label: str, detail: str) -> FileRejected:
         return FileRejected(
-            f"{self.name} looks like {label}, but {detail}. The file may be damaged or only partly "
-            "copied: export or download it again and upload the new copy.",
+            gettext(
+                "%(name)s looks like %(label)s, but %(detail)s. The file may be damaged or only partly "
+                "copied: export or download it again and upload the new copy.",
+                name=self.name,
+                label=label,
+                detail=detail,
+            ),
             "damaged",
         )
 

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Iterable, Mapping, Sequence, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext as _, lazy_gettext, ngettext
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
@@ -77,7 +78,7 @@ class CourseError(Exception):
     """Bad input or a refused action; nothing was changed. `fields` maps form fields to messages."""
 
     status = 400
-    title = "This could not be done"
+    title = lazy_gettext("This could not be done")
 
     def __init__(self, message: str, *, fields: Mapping[str, str] | None = None):
         super().__init__(message)
@@ -87,41 +88,43 @@ class CourseError(Exception):
 
 class InvalidInput(CourseError):
     status = 400
-    title = "Please correct the form"
+    title = lazy_gettext("Please correct the form")
 
 
 class Forbidden(CourseError):
     status = 403
-    title = "Not available to you"
+    title = lazy_gettext("Not available to you")
 
 
 class NotFound(CourseError):
     status = 404
-    title = "Not found"
+    title = lazy_gettext("Not found")
 
 
 class Closed(CourseError):
     """The action is valid in general but not any more (attempts used up, due date passed)."""
 
     status = 409
-    title = "No longer possible"
+    title = lazy_gettext("No longer possible")
 
 
 class TooLarge(CourseError):
     status = 413
-    title = "The file is too large"
+    title = lazy_gettext("The file is too large")
 
 
 class UnsupportedFile(InvalidInput):
     """An upload whose bytes are not of the item's kind (whatever its name says)."""
 
     status = 415
-    title = "This kind of file cannot be used here"
+    title = lazy_gettext("This kind of file cannot be used here")
 
 
 def _invalid(errors: Mapping[str, str]) -> InvalidInput:
     count = len(errors)
-    summary = "One field needs attention." if count == 1 else f"{count} fields need attention."
+    summary = (
+        _("One field needs attention.") if count == 1 else _("%(count)s fields need attention.", count=count)
+    )
     return InvalidInput(summary, fields=errors)
 
 
@@ -172,7 +175,7 @@ def new_public_id() -> str:
 
 def _by_public_id(model: type[T], public_id: str, actor: Actor, what: str) -> T:
     if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
-        raise NotFound(f"There is no {what} with this address; it may have been deleted.")
+        raise NotFound(_("There is no %(what)s with this address; it may have been deleted.", what=what))
     stmt = select(model).where(model.public_id == public_id)  # type: ignore[attr-defined]
     row = db.session.scalar(stmt)
     if row is None or row.platform_id != actor.platform_id:  # type: ignore[attr-defined]
@@ -182,8 +185,11 @@ def _by_public_id(model: type[T], public_id: str, actor: Actor, what: str) -> T:
             select(model.platform_id).where(model.public_id == public_id).execution_options(unscoped=True)  # type: ignore[attr-defined]
         )
         if elsewhere is not None and elsewhere != actor.platform_id:
-            raise Forbidden(f"This {what} belongs to another LMS and cannot be opened from yours.")
-        raise NotFound(f"There is no {what} with this address; it may have been deleted.")
+            raise Forbidden(_(
+                "This %(what)s belongs to another LMS and cannot be opened from yours.",
+                what=what,
+            ))
+        raise NotFound(_("There is no %(what)s with this address; it may have been deleted.", what=what))
     return row
 
 
@@ -229,19 +235,19 @@ def editable_courses(actor: Actor, *, with_content: bool = False) -> list[Course
 
 
 def course_for_edit(actor: Actor, public_id: str) -> Course:
-    course = _by_public_id(Course, public_id, actor, "course")
+    course = _by_public_id(Course, public_id, actor, _("course"))
     _check_editor(actor, course)
     return course
 
 
 def module_for_edit(actor: Actor, public_id: str) -> Module:
-    module = _by_public_id(Module, public_id, actor, "module")
+    module = _by_public_id(Module, public_id, actor, _("module"))
     _check_editor(actor, module.course)
     return module
 
 
 def item_for_edit(actor: Actor, public_id: str) -> Item:
-    item = _by_public_id(Item, public_id, actor, "item")
+    item = _by_public_id(Item, public_id, actor, _("item"))
     _check_editor(actor, item.module.course)
     return item
 
@@ -250,18 +256,20 @@ def question_for_edit(actor: Actor, item: Item, question_id: Any) -> Question:
     try:
         wanted = int(question_id)
     except (TypeError, ValueError):
-        raise NotFound("There is no such question in this quiz.") from None
+        raise NotFound(_("There is no such question in this quiz.")) from None
     for question in item.questions:
         if question.id == wanted:
             return question
-    raise NotFound("There is no such question in this quiz.")
+    raise NotFound(_("There is no such question in this quiz."))
 
 
 def _check_editor(actor: Actor, course: Course) -> None:
     if not can_edit(actor, course):
         raise Forbidden(
-            "Only the teacher who made this course, and instructors of an LMS course it is placed in, "
-            "can change it."
+            _(
+                "Only the teacher who made this course, and instructors of an LMS course it is placed in, "
+                "can change it.",
+            )
         )
 
 
@@ -276,10 +284,10 @@ class Viewing:
 
 def _learner_reach(actor: Actor, course: Course, module: Module | None, item: Item | None) -> None:
     if actor.context_pk is None or not is_placed(course, actor.context_pk):
-        raise Forbidden("This content is not part of the LMS course you opened the tool from.")
+        raise Forbidden(_("This content is not part of the LMS course you opened the tool from."))
     target = actor.target
     if target is None:
-        raise Forbidden("Open this content from its link in your LMS course.")
+        raise Forbidden(_("Open this content from its link in your LMS course."))
     allowed = (
         (target.kind == COURSE_TARGET and target.public_id == course.public_id)
         or (target.kind == MODULE_TARGET and module is not None and target.public_id == module.public_id)
@@ -287,23 +295,25 @@ def _learner_reach(actor: Actor, course: Course, module: Module | None, item: It
     )
     if not allowed:
         raise Forbidden(
-            "The LMS link you opened leads to other content in this tool. "
-            "Open this content from its own link in your LMS course."
+            _(
+                "The LMS link you opened leads to other content in this tool. Open this content from its "
+                "own link in your LMS course.",
+            )
         )
 
 
 def _unavailable(course: Course, module: Module | None = None, item: Item | None = None) -> str | None:
     if not course.published:
-        return "This course is not open yet. Your teacher is still preparing it; please come back later."
+        return _("This course is not open yet. Your teacher is still preparing it; please come back later.")
     if module is not None and not module.published:
-        return "This module is not open yet. Your teacher is still preparing it; please come back later."
+        return _("This module is not open yet. Your teacher is still preparing it; please come back later.")
     if item is not None and not item.published:
-        return "This item is not open yet. Your teacher is still preparing it; please come back later."
+        return _("This item is not open yet. Your teacher is still preparing it; please come back later.")
     return None
 
 
 def course_for_viewing(actor: Actor, public_id: str) -> tuple[Course, Viewing]:
-    course = _by_public_id(Course, public_id, actor, "course")
+    course = _by_public_id(Course, public_id, actor, _("course"))
     if can_edit(actor, course):
         return course, Viewing(True, None)
     _learner_reach(actor, course, None, None)
@@ -311,7 +321,7 @@ def course_for_viewing(actor: Actor, public_id: str) -> tuple[Course, Viewing]:
 
 
 def module_for_viewing(actor: Actor, public_id: str) -> tuple[Module, Viewing]:
-    module = _by_public_id(Module, public_id, actor, "module")
+    module = _by_public_id(Module, public_id, actor, _("module"))
     if can_edit(actor, module.course):
         return module, Viewing(True, None)
     _learner_reach(actor, module.course, module, None)
@@ -319,7 +329,7 @@ def module_for_viewing(actor: Actor, public_id: str) -> tuple[Module, Viewing]:
 
 
 def item_for_viewing(actor: Actor, public_id: str) -> tuple[Item, Viewing]:
-    item = _by_public_id(Item, public_id, actor, "item")
+    item = _by_public_id(Item, public_id, actor, _("item"))
     course = item.module.course
     if can_edit(actor, course):
         return item, Viewing(True, None)
@@ -368,9 +378,14 @@ def _text(
 ) -> str:
     value = _one(form, name).strip()
     if required and not value:
-        errors[name] = f"Enter {label}."
+        errors[name] = _("Enter %(label)s.", label=label)
     elif len(value) > max_len:
-        errors[name] = f"{label[0].upper() + label[1:]} must be at most {max_len} characters (it has {len(value)})."
+        errors[name] = _(
+            "%(label)s must be at most %(max_len)s characters (it has %(value)s).",
+            label=label[0].upper() + label[1:],
+            max_len=max_len,
+            value=len(value),
+        )
     return value
 
 
@@ -378,7 +393,7 @@ def _choice(form: Form, name: str, allowed: Iterable[str], default: str, errors:
     value = _one(form, name).strip() or default
     allowed = tuple(allowed)
     if value not in allowed:
-        errors[name] = f"Choose one of the offered {label}."
+        errors[name] = _("Choose one of the offered %(label)s.", label=label)
     return value
 
 
@@ -406,8 +421,8 @@ def _decimal(text: str) -> Decimal | None:
 def _check_course_form(form: Form) -> dict[str, Any]:
     errors: dict[str, str] = {}
     values = {
-        "title": _text(form, "title", "a title", errors),
-        "description": _text(form, "description", "a description", errors, required=False, max_len=5000),
+        "title": _text(form, "title", _("a title"), errors),
+        "description": _text(form, "description", _("a description"), errors, required=False, max_len=5000),
     }
     if errors:
         raise _invalid(errors)
@@ -416,7 +431,7 @@ def _check_course_form(form: Form) -> dict[str, Any]:
 
 def create_course(actor: Actor, form: Form) -> Course:
     if not actor.instructor:
-        raise Forbidden("Only instructors create courses.")
+        raise Forbidden(_("Only instructors create courses."))
     values = _check_course_form(form)
     course = Course(public_id=new_public_id(), platform_id=actor.platform_id, owner_pk=actor.user_pk, **values)
     db.session.add(course)
@@ -436,7 +451,9 @@ def update_course(actor: Actor, course: Course, form: Form) -> Course:
 def delete_course(actor: Actor, course: Course) -> None:
     _check_editor(actor, course)
     if course.owner_pk != actor.user_pk:
-        raise Forbidden("Only the teacher who made this course can delete it; it may be used in other LMS courses.")
+        raise Forbidden(_(
+            "Only the teacher who made this course can delete it; it may be used in other LMS courses.",
+        ))
     keys = [key for module in course.modules for item in module.items for key in item.media_keys()]
     db.session.delete(course)
     db.session.commit()
@@ -459,7 +476,7 @@ def placements_of(course: Course) -> list[CoursePlacement]:
 
 def _check_module_form(form: Form) -> dict[str, Any]:
     errors: dict[str, str] = {}
-    values = {"title": _text(form, "title", "a module title", errors)}
+    values = {"title": _text(form, "title", _("a module title"), errors)}
     if errors:
         raise _invalid(errors)
     return values
@@ -526,7 +543,7 @@ def _renumber(siblings: Sequence[Any]) -> None:
 def _move(siblings: list[Any], row: Any, direction: str) -> bool:
     """Swap `row` with its neighbour; False when it is already at that end."""
     if direction not in (UP, DOWN):
-        raise InvalidInput("Move up or down.", fields={"direction": "Choose up or down."})
+        raise InvalidInput(_("Move up or down."), fields={"direction": _("Choose up or down.")})
     ordered = sorted(siblings, key=lambda s: (s.position, s.id))
     index = ordered.index(row)
     other = index - 1 if direction == UP else index + 1
@@ -591,7 +608,10 @@ def _parse_due(form: Form, errors: dict[str, str]) -> tuple[datetime | None, str
     except (ZoneInfoNotFoundError, ValueError):
         zone = None
     if zone is None:
-        errors["due_at"] = f"The time zone {zone_name[:64]!r} is not known; choose a zone like Europe/Paris or UTC."
+        errors["due_at"] = _(
+            "The time zone %(zone_name)s is not known; choose a zone like Europe/Paris or UTC.",
+            zone_name=repr(zone_name[:64]),
+        )
         return None, None
     for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
@@ -600,10 +620,10 @@ def _parse_due(form: Form, errors: dict[str, str]) -> tuple[datetime | None, str
         except ValueError:
             continue
     else:
-        errors["due_at"] = "Enter the due date and time like 2026-03-14 17:00."
+        errors["due_at"] = _("Enter the due date and time like 2026-03-14 17:00.")
         return None, None
     if not 2000 <= local.year <= 2200:
-        errors["due_at"] = "Enter a due date between the years 2000 and 2200."
+        errors["due_at"] = _("Enter a due date between the years 2000 and 2200.")
         return None, None
     return local.replace(tzinfo=zone).astimezone(timezone.utc), zone_name
 
@@ -622,20 +642,26 @@ def due_local(item: Item) -> datetime | None:
 def check_item_form(kind: str, form: Form) -> dict[str, Any]:
     """The cleaned fields of an item form for `kind`; InvalidInput naming each wrong field."""
     if kind not in ITEM_KINDS:
-        raise InvalidInput(f"Unknown item kind {kind[:20]!r}.", fields={"kind": "Choose one of the offered kinds."})
+        raise InvalidInput(_(
+            "Unknown item kind %(kind)s.",
+            kind=repr(kind[:20]),
+        ), fields={"kind": _("Choose one of the offered kinds.")})
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
-        "title": _text(form, "title", "a title", errors),
-        "summary": _text(form, "summary", "a summary", errors, required=False, max_len=500),
+        "title": _text(form, "title", _("a title"), errors),
+        "summary": _text(form, "summary", _("a summary"), errors, required=False, max_len=500),
     }
     if kind in (PAGE, QUIZ):
         raw = _one(form, "body")
         if len(raw) > sanitize.MAX_HTML_CHARS:
-            errors["body"] = f"The text is longer than {sanitize.MAX_HTML_CHARS} characters."
+            errors["body"] = _(
+                "The text is longer than %(MAX_HTML_CHARS)s characters.",
+                MAX_HTML_CHARS=sanitize.MAX_HTML_CHARS,
+            )
         else:
             cleaned = sanitize.clean_html(raw)
             if kind == PAGE and not sanitize.html_has_text(cleaned):
-                errors["body"] = "Write the page's text (scripts and other unsafe parts are removed)."
+                errors["body"] = _("Write the page's text (scripts and other unsafe parts are removed).")
             values["body_html"] = cleaned
     if kind == LINK:
         try:
@@ -643,27 +669,39 @@ def check_item_form(kind: str, form: Form) -> dict[str, Any]:
         except ValueError as exc:
             errors["url"] = str(exc)
     if kind == IMAGE:
-        values["alt_text"] = _text(form, "alt_text", "a text alternative for people who cannot see the image", errors, max_len=500)
+        values["alt_text"] = _text(form, "alt_text", _(
+            "a text alternative for people who cannot see the image",
+        ), errors, max_len=500)
     if kind == VIDEO:
         language = _one(form, "caption_language").strip() or "en"
         if not LANGUAGE_TAG.match(language):
-            errors["caption_language"] = "Enter the captions' language as a code like en, fr or pt-BR."
+            errors["caption_language"] = _("Enter the captions' language as a code like en, fr or pt-BR.")
         values["caption_language"] = language
         values["remove_captions"] = _checkbox(form, "remove_captions")
     if kind == QUIZ:
         raw_attempts = _one(form, "attempts_allowed").strip()
         if raw_attempts:
             if not raw_attempts.isdigit() or not 1 <= int(raw_attempts) <= MAX_ATTEMPTS:
-                errors["attempts_allowed"] = f"Enter a whole number of attempts from 1 to {MAX_ATTEMPTS}, or leave it empty for no limit."
+                errors["attempts_allowed"] = _(
+                    "Enter a whole number of attempts from 1 to %(MAX_ATTEMPTS)s, or leave it empty for no "
+                    "limit.",
+                    MAX_ATTEMPTS=MAX_ATTEMPTS,
+                )
             else:
                 values["attempts_allowed"] = int(raw_attempts)
         else:
             values["attempts_allowed"] = None
         values["due_at"], values["due_timezone"] = _parse_due(form, errors)
-        values["show_answers"] = _choice(form, "show_answers", SHOW_ANSWERS, SHOW_AFTER_ATTEMPT, errors, "answer policies")
+        values["show_answers"] = _choice(form, "show_answers", SHOW_ANSWERS, SHOW_AFTER_ATTEMPT, errors, _(
+            "answer policies",
+        ))
         if values["show_answers"] == SHOW_AFTER_DUE and values["due_at"] is None and "due_at" not in errors:
-            errors["show_answers"] = "Answers shown after the due date need a due date: set one, or choose another policy."
-        values["grade_policy"] = _choice(form, "grade_policy", GRADE_POLICIES, GRADE_POLICIES[0], errors, "grade policies")
+            errors["show_answers"] = _(
+                "Answers shown after the due date need a due date: set one, or choose another policy.",
+            )
+        values["grade_policy"] = _choice(form, "grade_policy", GRADE_POLICIES, GRADE_POLICIES[0], errors, _(
+            "grade policies",
+        ))
     if errors:
         raise _invalid(errors)
     return values
@@ -702,13 +740,13 @@ def save_item(
 
     unexpected = sorted(set(uploads) - {"file", "captions"})
     if unexpected:
-        errors[unexpected[0]] = "This form has no such file field."
+        errors[unexpected[0]] = _("This form has no such file field.")
     if "file" in uploads and kind not in MEDIA_KINDS:
-        errors["file"] = f"A {kind} has no file to upload."
+        errors["file"] = _("This kind of item has no file to upload.")
     if "captions" in uploads and kind != VIDEO:
-        errors["captions"] = "Captions can only be added to a video."
+        errors["captions"] = _("Captions can only be added to a video.")
     if kind in MEDIA_KINDS and item is None and "file" not in uploads:
-        errors["file"] = f"Choose the {_KIND_NOUNS[kind]} file to upload."
+        errors["file"] = _("Choose the %(kind)s file to upload.", kind=_KIND_NOUNS[kind])
     if errors:
         raise _invalid(errors)
 
@@ -753,7 +791,9 @@ def save_item(
     return item
 
 
-_KIND_NOUNS = {VIDEO: "video", AUDIO: "audio", "pdf": "PDF", IMAGE: "image"}
+_KIND_NOUNS = {VIDEO: lazy_gettext(
+    "video",
+), AUDIO: lazy_gettext("audio"), "pdf": lazy_gettext("PDF"), IMAGE: lazy_gettext("image")}
 
 
 def _clip_filename(name: str) -> str:
@@ -804,13 +844,13 @@ def delete_objects(keys: Iterable[str]) -> None:
 def publish_problem(item: Item) -> str | None:
     """Why `item` cannot be published yet, or None."""
     if item.kind in MEDIA_KINDS and not item.media_key:
-        return "Upload its file before publishing it."
+        return _("Upload its file before publishing it.")
     if item.kind == QUIZ and not item.questions:
-        return "Add at least one question before publishing the quiz."
+        return _("Add at least one question before publishing the quiz.")
     if item.kind == PAGE and not sanitize.html_has_text(item.body_html or ""):
-        return "Write the page before publishing it."
+        return _("Write the page before publishing it.")
     if item.kind == LINK and not item.url:
-        return "Give the link a web address before publishing it."
+        return _("Give the link a web address before publishing it.")
     return None
 
 
@@ -846,12 +886,14 @@ MAX_POINTS = Decimal(1000)
 
 def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
     if kind not in QUESTION_KINDS:
-        raise InvalidInput("Unknown question type.", fields={"kind": "Choose one of the offered question types."})
+        raise InvalidInput(_(
+            "Unknown question type.",
+        ), fields={"kind": _("Choose one of the offered question types.")})
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
         "kind": kind,
-        "prompt": _text(form, "prompt", "the question", errors, max_len=5000),
-        "feedback": _text(form, "feedback", "feedback", errors, required=False, max_len=5000),
+        "prompt": _text(form, "prompt", _("the question"), errors, max_len=5000),
+        "feedback": _text(form, "feedback", _("feedback"), errors, required=False, max_len=5000),
         "choices": [],
         "accepted_answers": [],
         "numeric_answer": None,
@@ -860,7 +902,9 @@ def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
     raw_points = _one(form, "points").strip() or "1"
     points = _decimal(raw_points)
     if points is None or points <= 0 or points > MAX_POINTS or points.as_tuple().exponent < -2:  # type: ignore[operator]
-        errors["points"] = "Enter the points as a number above 0 and at most 1000, with up to two decimals."
+        errors["points"] = _(
+            "Enter the points as a number above 0 and at most 1000, with up to two decimals.",
+        )
     else:
         values["points"] = float(points)
 
@@ -870,41 +914,45 @@ def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
         for index in range(1, MAX_CHOICES + 1):
             text = _one(form, f"choice-{index}").strip()
             if len(text) > 1000:
-                errors[f"choice-{index}"] = "A choice must be at most 1000 characters."
+                errors[f"choice-{index}"] = _("A choice must be at most 1000 characters.")
             if text:
                 choices.append({"id": f"c{index}", "text": text, "correct": str(index) in correct})
         unknown = correct - {str(i) for i in range(1, MAX_CHOICES + 1)}
         marked_blank = [c for c in correct - unknown if not _one(form, f"choice-{c}").strip()]
         right = [c for c in choices if c["correct"]]
         if unknown or marked_blank:
-            errors["correct"] = "Only choices with text can be marked correct."
+            errors["correct"] = _("Only choices with text can be marked correct.")
         elif len(choices) < 2:
-            errors["choice-1"] = "Write at least two choices."
+            errors["choice-1"] = _("Write at least two choices.")
         elif kind == SINGLE and len(right) != 1:
-            errors["correct"] = "Mark exactly one choice as correct."
+            errors["correct"] = _("Mark exactly one choice as correct.")
         elif kind == MULTIPLE and not right:
-            errors["correct"] = "Mark at least one choice as correct."
+            errors["correct"] = _("Mark at least one choice as correct.")
         elif len({c["text"].casefold() for c in choices}) != len(choices):
-            errors["choice-1"] = "Two choices have the same text; learners could not tell them apart."
+            errors["choice-1"] = _("Two choices have the same text; learners could not tell them apart.")
         values["choices"] = choices
     elif kind == NUMERIC:
         answer = _decimal(_one(form, "numeric_answer"))
         if answer is None:
-            errors["numeric_answer"] = "Enter the correct answer as a number, like 3.14."
+            errors["numeric_answer"] = _("Enter the correct answer as a number, like 3.14.")
         else:
             values["numeric_answer"] = str(answer)
         raw_tolerance = _one(form, "numeric_tolerance").strip() or "0"
         tolerance = _decimal(raw_tolerance)
         if tolerance is None or tolerance < 0:
-            errors["numeric_tolerance"] = "Enter the tolerance as a number of 0 or more (0: exactly the answer)."
+            errors["numeric_tolerance"] = _(
+                "Enter the tolerance as a number of 0 or more (0: exactly the answer).",
+            )
         else:
             values["numeric_tolerance"] = str(tolerance)
     elif kind == TEXT:
         answers = [line.strip() for line in _one(form, "accepted_answers").splitlines() if line.strip()]
         if not answers:
-            errors["accepted_answers"] = "Enter at least one accepted answer, one per line."
+            errors["accepted_answers"] = _("Enter at least one accepted answer, one per line.")
         elif len(answers) > 50 or any(len(a) > 200 for a in answers):
-            errors["accepted_answers"] = "Enter at most 50 accepted answers of at most 200 characters each."
+            errors["accepted_answers"] = _(
+                "Enter at most 50 accepted answers of at most 200 characters each.",
+            )
         values["accepted_answers"] = answers
     if errors:
         raise _invalid(errors)
@@ -914,12 +962,12 @@ def _check_question_form(kind: str, form: Form) -> dict[str, Any]:
 def save_question(actor: Actor, item: Item, form: Form, question: Question | None = None) -> Question:
     _check_editor(actor, item.module.course)
     if item.kind != QUIZ:
-        raise InvalidInput("Only quizzes have questions.")
+        raise InvalidInput(_("Only quizzes have questions."))
     kind = question.kind if question is not None else _one(form, "kind").strip()
     values = _check_question_form(kind, form)
     if question is None:
         if len(item.questions) >= 200:
-            raise InvalidInput("A quiz can have at most 200 questions.")
+            raise InvalidInput(_("A quiz can have at most 200 questions."))
         question = Question(platform_id=item.platform_id, item=item, position=_next_position(item.questions))
         db.session.add(question)
     for name, value in values.items():
@@ -933,7 +981,9 @@ def delete_question(actor: Actor, question: Question) -> None:
     item = question.item
     _check_editor(actor, item.module.course)
     if item.published and len(item.questions) == 1:
-        raise InvalidInput("A published quiz needs a question: unpublish it first, or add another question.")
+        raise InvalidInput(_(
+            "A published quiz needs a question: unpublish it first, or add another question.",
+        ))
     item.questions.remove(question)
     _renumber(item.questions)
     _touch(item.module.course)
@@ -969,14 +1019,18 @@ def grade(item: Item, form: Form) -> Graded:
     extra = sorted(name for name in form if name not in questions and name not in QUIZ_FORM_FIELDS)
     if extra:
         shown = ", ".join(repr(name[:40]) for name in extra[:5])
-        raise InvalidInput(f"The submission has answers this quiz does not ask for ({shown}); reload the quiz and try again.")
+        raise InvalidInput(_(
+            "The submission has answers this quiz does not ask for (%(shown)s); reload the quiz and try "
+            "again.",
+            shown=shown,
+        ))
     errors: dict[str, str] = {}
     graded = Graded(score=0.0, max_score=item.max_score)
     total = Decimal(0)
     for name, question in questions.items():
         values = [value.replace("\x00", "") for value in form.get(name) or []]
         if any(len(v) > MAX_ANSWER_CHARS * 4 for v in values):
-            errors[name] = "This answer is far too long."
+            errors[name] = _("This answer is far too long.")
             continue
         try:
             answer, correct = _grade_one(question, values)
@@ -1001,44 +1055,47 @@ def _grade_one(question: Question, values: list[str]) -> tuple[Any, bool]:
     kind = question.kind
     if kind == SINGLE:
         if not values or not values[0]:
-            raise ValueError("Choose an answer.")
+            raise ValueError(_("Choose an answer."))
         if len(values) > 1:
-            raise ValueError("Choose only one answer.")
+            raise ValueError(_("Choose only one answer."))
         ids = {c["id"] for c in question.choices}
         if values[0] not in ids:
-            raise ValueError("This answer is not one of the choices; reload the quiz and try again.")
+            raise ValueError(_("This answer is not one of the choices; reload the quiz and try again."))
         right = next(c["id"] for c in question.choices if c["correct"])
         return values[0], values[0] == right
     if kind == MULTIPLE:
         chosen = [v for v in values if v]
         if not chosen:
-            raise ValueError("Choose at least one answer.")
+            raise ValueError(_("Choose at least one answer."))
         if len(set(chosen)) != len(chosen):
-            raise ValueError("The same choice was sent twice; reload the quiz and try again.")
+            raise ValueError(_("The same choice was sent twice; reload the quiz and try again."))
         ids = {c["id"] for c in question.choices}
         if not set(chosen) <= ids:
-            raise ValueError("An answer is not one of the choices; reload the quiz and try again.")
+            raise ValueError(_("An answer is not one of the choices; reload the quiz and try again."))
         right = {c["id"] for c in question.choices if c["correct"]}
         ordered = [c["id"] for c in question.choices if c["id"] in set(chosen)]
         return ordered, set(chosen) == right
     if len(values) != 1:
-        raise ValueError("Enter an answer." if not values else "Send one answer only.")
+        raise ValueError(_("Enter an answer.") if not values else _("Send one answer only."))
     text = values[0].strip()
     if not text:
-        raise ValueError("Enter an answer.")
+        raise ValueError(_("Enter an answer."))
     if len(text) > MAX_ANSWER_CHARS:
-        raise ValueError(f"Answers must be at most {MAX_ANSWER_CHARS} characters.")
+        raise ValueError(_(
+            "Answers must be at most %(MAX_ANSWER_CHARS)s characters.",
+            MAX_ANSWER_CHARS=MAX_ANSWER_CHARS,
+        ))
     if kind == NUMERIC:
         number = _decimal(text)
         if number is None:
-            raise ValueError("Enter a number, like 42 or 3.14.")
+            raise ValueError(_("Enter a number, like 42 or 3.14."))
         expected = Decimal(question.numeric_answer or "0")
         tolerance = Decimal(question.numeric_tolerance or "0")
         return text, abs(number - expected) <= tolerance
     if kind == TEXT:
         accepted = {normalize_text_answer(a) for a in question.accepted_answers}
         return text, normalize_text_answer(text) in accepted
-    raise ValueError("This question cannot be answered.")  # an unknown kind in the database
+    raise ValueError(_("This question cannot be answered."))  # an unknown kind in the database
 
 
 def answers_visible(item: Item, now: datetime | None = None) -> bool:
@@ -1091,9 +1148,9 @@ def quiz_state(actor: Actor, item: Item, now: datetime | None = None) -> QuizSta
     attempts = grades.attempts_for(platform_id=actor.platform_id, user_pk=actor.user_pk, item_id=item.id)
     closed = None
     if item.due_at is not None and now > item.due_at:
-        closed = "The due date has passed; this quiz no longer accepts answers."
+        closed = _("The due date has passed; this quiz no longer accepts answers.")
     elif item.attempts_allowed is not None and len(attempts) >= item.attempts_allowed:
-        closed = "You have used all your attempts at this quiz."
+        closed = _("You have used all your attempts at this quiz.")
     return QuizState(
         attempts=attempts,
         used=len(attempts),
@@ -1109,21 +1166,27 @@ def submit_quiz(actor: Actor, item: Item, viewing: Viewing, form: Form, now: dat
 
     now = now or utcnow()
     if item.kind != QUIZ:
-        raise InvalidInput("Only quizzes take answers.")
+        raise InvalidInput(_("Only quizzes take answers."))
     if viewing.preview:
-        raise Forbidden("This is a preview for teachers: answers are not recorded. Learners take the quiz from the LMS.")
+        raise Forbidden(_(
+            "This is a preview for teachers: answers are not recorded. Learners take the quiz from the LMS.",
+        ))
     if viewing.unavailable:
         raise Forbidden(viewing.unavailable)
     if actor.context_pk is None:
-        raise Forbidden("Open the quiz from your LMS course to take it.")
+        raise Forbidden(_("Open the quiz from your LMS course to take it."))
     if not item.questions:
-        raise Closed("This quiz has no questions yet.")
+        raise Closed(_("This quiz has no questions yet."))
     if item.due_at is not None and now > item.due_at:
-        raise Closed("The due date has passed; this quiz no longer accepts answers.")
+        raise Closed(_("The due date has passed; this quiz no longer accepts answers."))
     if item.attempts_allowed is not None:
         used = grades.count_attempts(platform_id=actor.platform_id, user_pk=actor.user_pk, item_id=item.id)
         if used >= item.attempts_allowed:
-            raise Closed(f"You have used all {item.attempts_allowed} attempt(s) at this quiz.")
+            raise Closed(ngettext(
+                "You have used your %(num)d attempt at this quiz.",
+                "You have used all %(num)d attempts at this quiz.",
+                item.attempts_allowed,
+            ))
     graded = grade(item, form)
     try:
         attempt = grades.record_attempt(
@@ -1152,7 +1215,7 @@ def submit_quiz(actor: Actor, item: Item, viewing: Viewing, form: Form, now: dat
     except grades.AttemptLimitReached:
         # Another submission took the last attempt at the same moment.
         db.session.rollback()
-        raise Closed("You have used all your attempts at this quiz.") from None
+        raise Closed(_("You have used all your attempts at this quiz.")) from None
     except BaseException:
         db.session.rollback()
         raise
@@ -1211,32 +1274,32 @@ MAX_MEDIA_SECONDS = 7 * 24 * 3600
 def record_progress(actor: Actor, item: Item, viewing: Viewing, payload: Any) -> dict[str, float]:
     """A learner's position in a video or audio; the position is clamped to [0, duration]."""
     if item.kind not in (VIDEO, AUDIO):
-        raise InvalidInput("Only videos and audio report playing progress.")
+        raise InvalidInput(_("Only videos and audio report playing progress."))
     if viewing.preview:
-        raise Forbidden("Previews do not record progress.")
+        raise Forbidden(_("Previews do not record progress."))
     if viewing.unavailable:
         raise Forbidden(viewing.unavailable)
     if actor.context_pk is None:
-        raise Forbidden("Open this from your LMS course.")
+        raise Forbidden(_("Open this from your LMS course."))
     if not isinstance(payload, Mapping):
-        raise InvalidInput("Send a JSON object with position and duration in seconds.")
+        raise InvalidInput(_("Send a JSON object with position and duration in seconds."))
     errors: dict[str, str] = {}
     numbers: dict[str, float] = {}
     for name in ("position", "duration"):
         value = payload.get(name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            errors[name] = f"{name} must be a number of seconds."
+            errors[name] = _("%(name)s must be a number of seconds.", name=name)
         elif value != value or value in (float("inf"), float("-inf")):
-            errors[name] = f"{name} must be a finite number."
+            errors[name] = _("%(name)s must be a finite number.", name=name)
         elif value < 0:
-            errors[name] = f"{name} cannot be negative."
+            errors[name] = _("%(name)s cannot be negative.", name=name)
         else:
             numbers[name] = float(value)
     if "duration" in numbers and not 0 < numbers["duration"] <= MAX_MEDIA_SECONDS:
-        errors["duration"] = "duration must be above 0 and at most a week."
+        errors["duration"] = _("duration must be above 0 and at most a week.")
     extra = sorted(set(payload) - {"position", "duration"})
     if extra:
-        errors[str(extra[0])[:40]] = "Unknown field."
+        errors[str(extra[0])[:40]] = _("Unknown field.")
     if errors:
         raise InvalidInput("; ".join(errors.values()), fields=errors)
     duration = round(numbers["duration"], 3)
@@ -1301,7 +1364,9 @@ def deep_link_request(claims: Mapping[str, Any]) -> DeepLinkRequest:
     settings = claims.get(DEEP_LINKING_SETTINGS)
     if not isinstance(settings, Mapping) or not isinstance(settings.get("deep_link_return_url"), str):
         # The launch validation refuses these already; a launch of another kind lands here.
-        raise InvalidInput("This launch is not a deep-linking request: open the tool from your LMS's “add content” button.")
+        raise InvalidInput(_(
+            "This launch is not a deep-linking request: open the tool from your LMS's “add content” button.",
+        ))
 
     def strings(name: str) -> tuple[str, ...]:
         value = settings.get(name)
@@ -1310,7 +1375,9 @@ def deep_link_request(claims: Mapping[str, Any]) -> DeepLinkRequest:
     return_url = settings["deep_link_return_url"]
     if urlsplit(return_url).scheme.lower() not in ("https", "http"):
         # The answer page posts a form there: anything but a web address (javascript:) is refused.
-        raise InvalidInput("The LMS gave a deep_link_return_url that is not a web address; nothing can be sent back.")
+        raise InvalidInput(_(
+            "The LMS gave a deep_link_return_url that is not a web address; nothing can be sent back.",
+        ))
     accept_types = strings("accept_types") if "accept_types" in settings else (RESOURCE_LINK_TYPE,)
     return DeepLinkRequest(
         return_url=return_url,
@@ -1347,7 +1414,7 @@ class Pick:
         if self.item is not None:
             return self.item.summary or ""
         if self.module is not None:
-            return f"A module of {self.course.title}"
+            return _("A module of %(course)s", course=self.course.title)
         return (self.course.description or "")[:500]
 
     @property
@@ -1359,33 +1426,46 @@ class Pick:
 def resolve_picks(actor: Actor, values: Sequence[str], request: DeepLinkRequest) -> list[Pick]:
     """The picked courses, modules and items; the actor must be able to edit every one of them."""
     if not request.accepts_resource_links:
-        raise InvalidInput("Your LMS does not accept LTI links here, so nothing can be placed; choose Cancel.")
+        raise InvalidInput(_(
+            "Your LMS does not accept LTI links here, so nothing can be placed; choose Cancel.",
+        ))
     if actor.context_pk is None:
         raise InvalidInput(
-            "This request does not come from an LMS course, so the tool cannot tell who may open the content. "
-            "Add content from inside a course."
+            _(
+                "This request does not come from an LMS course, so the tool cannot tell who may open the "
+                "content. Add content from inside a course.",
+            )
         )
     wanted: list[tuple[str, str]] = []
     for value in values:
         match = PICK.match(value or "")
         if not match:
-            raise InvalidInput("The selection is not valid; reload the page and pick again.", fields={"pick": "Unknown selection."})
+            raise InvalidInput(_(
+                "The selection is not valid; reload the page and pick again.",
+            ), fields={"pick": _("Unknown selection.")})
         if (match.group(1), match.group(2)) not in wanted:
             wanted.append((match.group(1), match.group(2)))
     if not wanted:
-        raise InvalidInput("Pick something to add, or choose Cancel.", fields={"pick": "Pick at least one course, module or item."})
+        raise InvalidInput(_(
+            "Pick something to add, or choose Cancel.",
+        ), fields={"pick": _("Pick at least one course, module or item.")})
     if len(wanted) > 1 and not request.accept_multiple:
-        raise InvalidInput("Your LMS accepts one item here: pick only one.", fields={"pick": "Pick only one."})
+        raise InvalidInput(_(
+            "Your LMS accepts one item here: pick only one.",
+        ), fields={"pick": _("Pick only one.")})
     if len(wanted) > 100:
-        raise InvalidInput("Pick at most 100 items at once.", fields={"pick": "Pick at most 100."})
+        raise InvalidInput(_("Pick at most 100 items at once."), fields={"pick": _("Pick at most 100.")})
     picks: list[Pick] = []
     models = {"course": Course, "module": Module, "item": Item}
     for kind, public_id in wanted:
         row = db.session.scalar(select(models[kind]).where(models[kind].public_id == public_id))  # type: ignore[attr-defined]
         if row is None:
             raise InvalidInput(
-                f"A picked {kind} no longer exists; reload the page and pick again.",
-                fields={"pick": "Something picked no longer exists."},
+                _(
+                    "A picked %(kind)s no longer exists; reload the page and pick again.",
+                    kind={"course": _("course"), "module": _("module")}.get(kind, _("item")),
+                ),
+                fields={"pick": _("Something picked no longer exists.")},
             )
         if isinstance(row, Course):
             pick = Pick(COURSE_TARGET, row)
@@ -1394,12 +1474,17 @@ def resolve_picks(actor: Actor, values: Sequence[str], request: DeepLinkRequest)
         else:
             pick = Pick(ITEM_TARGET, row.module.course, row.module, row)
         if pick.course.platform_id != actor.platform_id or not can_edit(actor, pick.course):
-            raise Forbidden("You can only place content from courses you teach; nothing was sent to your LMS.")
+            raise Forbidden(_(
+                "You can only place content from courses you teach; nothing was sent to your LMS.",
+            ))
         if pick.item is not None and pick.item.is_gradable and request.accept_lineitem and not pick.item.questions:
             raise InvalidInput(
-                f"The quiz “{pick.item.title}” has no questions yet; add them before placing it, "
-                "so its grade column knows the maximum score.",
-                fields={"pick": "A picked quiz has no questions."},
+                _(
+                    "The quiz “%(item)s” has no questions yet; add them before placing it, so its grade "
+                    "column knows the maximum score.",
+                    item=pick.item.title,
+                ),
+                fields={"pick": _("A picked quiz has no questions.")},
             )
         picks.append(pick)
     return picks
@@ -1477,7 +1562,7 @@ def _signed_response(client: PlatformClient, claims: Mapping[str, Any], request:
 
     registration = DatabaseToolConf().find_registration_by_params(client.issuer, client.client_id)
     if registration is None:
-        raise Forbidden("This LMS registration was removed from the tool; nothing can be placed.")
+        raise Forbidden(_("This LMS registration was removed from the tool; nothing can be placed."))
     settings: dict[str, Any] = {
         "deep_link_return_url": request.return_url,
         "accept_types": list(request.accept_types),
@@ -1492,7 +1577,7 @@ def _signed_response(client: PlatformClient, claims: Mapping[str, Any], request:
 def _client(actor: Actor, client_pk: int) -> PlatformClient:
     client = db.session.get(PlatformClient, client_pk)
     if client is None or client.platform_id != actor.platform_id:
-        raise Forbidden("This LMS registration was removed from the tool; nothing can be placed.")
+        raise Forbidden(_("This LMS registration was removed from the tool; nothing can be placed."))
     return client
 
 
@@ -1508,7 +1593,11 @@ def place_picks(
     client = _client(actor, client_pk)
     resources = content_items(picks, request, launch_url=launch_url)
     count = len(picks)
-    message = f"Added {count} item{'s' if count != 1 else ''} from the course studio."
+    message = ngettext(
+        "Added %(num)d item from the course studio.",
+        "Added %(num)d items from the course studio.",
+        count,
+    )
     token = _signed_response(client, claims, request, resources, message)
     for course in {pick.course.id: pick.course for pick in picks}.values():
         _record_placement(actor, course)

@@ -33,6 +33,7 @@ from typing import Any, BinaryIO, Iterator
 from urllib.parse import quote
 
 from flask import Flask, Response, current_app, has_request_context, make_response, send_file, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
@@ -428,7 +429,7 @@ def serve_signed(token: str) -> Response:
     """
     storage = get_storage()
     if not isinstance(storage, LocalStorage):
-        return _refusal(404, "Not found", "Media is not served from this address.")
+        return _refusal(404, _("Not found"), _("Media is not served from this address."))
     try:
         claims = _serializer().loads(token)
         key, content_type, filename, expires = claims["k"], claims["t"], claims["f"], claims["e"]
@@ -438,20 +439,20 @@ def serve_signed(token: str) -> Response:
     except (BadSignature, KeyError, TypeError, ValueError):
         return _refusal(
             403,
-            "Media link not valid",
-            "This media link is not valid: it was changed or cut short.",
-            hint="Reload the page that showed it to get a working link.",
+            _("Media link not valid"),
+            _("This media link is not valid: it was changed or cut short."),
+            hint=_("Reload the page that showed it to get a working link."),
         )
     remaining = expires - int(_now())
     if remaining <= 0:
         return _refusal(
             403,
-            "Media link expired",
-            "This media link has expired: links to media work for a short time only.",
-            hint="Reload the page to get a fresh link.",
+            _("Media link expired"),
+            _("This media link has expired: links to media work for a short time only."),
+            hint=_("Reload the page to get a fresh link."),
         )
     if not path.is_file():
-        return _refusal(404, "Media not found", "This media file is no longer available.")
+        return _refusal(404, _("Media not found"), _("This media file is no longer available."))
     try:
         response = send_file(
             path, mimetype=content_type, download_name=filename, conditional=True, etag=True, max_age=None

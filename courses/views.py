@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime, gettext as _, lazy_gettext
 from markupsafe import Markup
 
 from courses import service
@@ -29,30 +30,31 @@ CUSTOM = CLAIM + "custom"
 # Room for the form fields and multipart framing around the largest media file.
 FORM_OVERHEAD_BYTES = 1024 * 1024
 
+# Labels are lazy: they are translated when a page shows them, in that page's language.
 KIND_LABELS = {
-    m.VIDEO: "Video",
-    m.AUDIO: "Audio",
-    m.PDF: "PDF document",
-    m.IMAGE: "Image",
-    m.PAGE: "Page",
-    m.LINK: "Web link",
-    m.QUIZ: "Quiz",
+    m.VIDEO: lazy_gettext("Video"),
+    m.AUDIO: lazy_gettext("Audio"),
+    m.PDF: lazy_gettext("PDF document"),
+    m.IMAGE: lazy_gettext("Image"),
+    m.PAGE: lazy_gettext("Page"),
+    m.LINK: lazy_gettext("Web link"),
+    m.QUIZ: lazy_gettext("Quiz"),
 }
 QUESTION_LABELS = {
-    m.SINGLE: "Single choice",
-    m.MULTIPLE: "Multiple choice",
-    m.NUMERIC: "Number",
-    m.TEXT: "Short text",
+    m.SINGLE: lazy_gettext("Single choice"),
+    m.MULTIPLE: lazy_gettext("Multiple choice"),
+    m.NUMERIC: lazy_gettext("Number"),
+    m.TEXT: lazy_gettext("Short text"),
 }
 SHOW_ANSWER_LABELS = {
-    m.SHOW_NEVER: "Never (learners see their score only)",
-    m.SHOW_AFTER_ATTEMPT: "After each attempt",
-    m.SHOW_AFTER_DUE: "After the due date",
+    m.SHOW_NEVER: lazy_gettext("Never (learners see their score only)"),
+    m.SHOW_AFTER_ATTEMPT: lazy_gettext("After each attempt"),
+    m.SHOW_AFTER_DUE: lazy_gettext("After the due date"),
 }
 GRADE_POLICY_LABELS = {
-    m.GRADE_HIGHEST: "Highest attempt",
-    m.GRADE_LATEST: "Latest attempt",
-    m.GRADE_AVERAGE: "Average of attempts",
+    m.GRADE_HIGHEST: lazy_gettext("Highest attempt"),
+    m.GRADE_LATEST: lazy_gettext("Latest attempt"),
+    m.GRADE_AVERAGE: lazy_gettext("Average of attempts"),
 }
 
 
@@ -114,21 +116,21 @@ def _back(endpoint: str, _anchor: str | None = None, **values: Any):
 def _published_flag() -> bool:
     value = request.form.get("published", "")
     if value not in ("0", "1"):
-        abort(400, description="Say whether to publish (1) or unpublish (0).")
+        abort(400, description=_("Say whether to publish (1) or unpublish (0)."))
     return value == "1"
 
 
 def _direction() -> str:
     value = request.form.get("direction", "")
     if value not in (service.UP, service.DOWN):
-        abort(400, description="Move up or down.")
+        abort(400, description=_("Move up or down."))
     return value
 
 
 @bp.errorhandler(service.CourseError)
 def _course_error(exc: service.CourseError):
     if wants_json():
-        body = {"error": exc.title, "message": exc.message}
+        body = {"error": str(exc.title), "message": exc.message}
         if exc.fields:
             body["fields"] = exc.fields
         return jsonify(body), exc.status
@@ -140,7 +142,9 @@ def _due_filter(item: m.Item) -> str:
     local = service.due_local(item)
     if local is None:
         return ""
-    return f"{local:%a %d %b %Y, %H:%M} ({item.due_timezone or 'UTC'})"
+    # In the due date's own zone (rebase=False), with day and month names in the page's language.
+    when = format_datetime(local, "EEE dd MMM yyyy, HH:mm", rebase=False)
+    return f"{when} ({item.due_timezone or 'UTC'})"
 
 
 @bp.app_template_filter("file_size")
@@ -389,7 +393,10 @@ def new_item(public_id: str):
     module = service.module_for_edit(actor, public_id)
     kind = request.args.get("kind", "")
     if kind not in m.ITEM_KINDS:
-        abort(400, description="Choose what kind of item to add: " + ", ".join(m.ITEM_KINDS) + ".")
+        abort(400, description=_(
+            "Choose what kind of item to add: %(kinds)s.",
+            kinds=", ".join(m.ITEM_KINDS),
+        ))
     return _item_page(actor, kind=kind, module=module)
 
 
@@ -493,10 +500,10 @@ def new_question(public_id: str):
     actor = _actor()
     item = service.item_for_edit(actor, public_id)
     if item.kind != m.QUIZ:
-        abort(400, description="Only quizzes have questions.")
+        abort(400, description=_("Only quizzes have questions."))
     kind = request.args.get("kind", "")
     if kind not in m.QUESTION_KINDS:
-        abort(400, description="Choose a question type: " + ", ".join(m.QUESTION_KINDS) + ".")
+        abort(400, description=_("Choose a question type: %(kinds)s.", kinds=", ".join(m.QUESTION_KINDS)))
     return _question_page(actor, item, kind=kind)
 
 
@@ -565,8 +572,10 @@ def _deep_link_launch() -> CurrentLaunch:
     if launch.message_type != DEEP_LINKING_REQUEST:
         abort(
             400,
-            description="This page answers your LMS's request to add content, and this launch is not one. "
-            "Use the LMS's “add activity” or “add content” button to place content.",
+            description=_(
+                "This page answers your LMS's request to add content, and this launch is not one. Use the "
+                "LMS's “add activity” or “add content” button to place content.",
+            ),
         )
     return launch
 
@@ -738,11 +747,13 @@ def media_progress(public_id: str):
     item, viewing = service.item_for_viewing(actor, public_id)
     payload = request.get_json(silent=True)
     if payload is None:
-        return jsonify({"error": "Bad request", "message": "Send a JSON object with position and duration."}), 400
+        return jsonify({"error": _(
+            "Bad request",
+        ), "message": _("Send a JSON object with position and duration.")}), 400
     try:
         stored = service.record_progress(actor, item, viewing, payload)
     except service.CourseError as exc:
-        body = {"error": exc.title, "message": exc.message}
+        body = {"error": str(exc.title), "message": exc.message}
         if exc.fields:
             body["fields"] = exc.fields
         return jsonify(body), exc.status

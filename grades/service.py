@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from flask_babel import gettext as _, lazy_gettext, ngettext
 from sqlalchemy import func, select
 
 from grades.lti_services import SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY, SCOPE_NRPS, SCOPE_SCORE
@@ -40,14 +41,14 @@ QUEUE = "grades"
 DELIVER_JOB = "grades.jobs.deliver_score"
 
 # What a teacher should switch on in the LMS when it granted the tool no grade or roster service.
-AGS_HELP = (
+AGS_HELP = lazy_gettext(
     "Your LMS has not given this tool permission to send grades. In Moodle, edit the tool's "
     'configuration and set "IMS LTI Assignment and Grade Services" to "Use this service for grade '
     'sync and column management". In Canvas, the developer key must include the scopes '
     '"lineitem", "lineitem.readonly" and "score" (ask your Canvas administrator). Then open the '
     "tool from your course again."
 )
-NRPS_HELP = (
+NRPS_HELP = lazy_gettext(
     "Your LMS has not given this tool permission to read the course roster, so only people who "
     'have opened the tool are listed. In Moodle, set "IMS LTI Names and Role Provisioning" to '
     "\"Use this service to retrieve members' information as per privacy settings\" in the tool's "
@@ -61,10 +62,14 @@ class AttemptLimitReached(ValueError):
 
     def __init__(self, attempts_allowed: int):
         self.attempts_allowed = attempts_allowed
-        noun = "attempt" if attempts_allowed == 1 else "attempts"
         super().__init__(
-            f"You have used all {attempts_allowed} {noun} allowed for this item, so this submission "
-            "was not recorded."
+            ngettext(
+                "You have used all %(num)d attempt allowed for this item, "
+                "so this submission was not recorded.",
+                "You have used all %(num)d attempts allowed for this item, "
+                "so this submission was not recorded.",
+                attempts_allowed,
+            )
         )
 
 
@@ -206,7 +211,7 @@ def record_attempt(
 
 def _label(label: str | None, item_id: int) -> str:
     text = " ".join((label or "").split())[:LABEL_MAX]
-    return text or f"Item {item_id}"
+    return text or _("Item %(id)s", id=item_id)
 
 
 def count_attempts(*, platform_id: int, user_pk: int, item_id: int) -> int:
@@ -442,17 +447,22 @@ class Cell:
     def status_text(self) -> str:
         if self.status == "delivered":
             return (
-                f"In the LMS since {self.delivered_at:%Y-%m-%d %H:%M} UTC"
+                _("In the LMS since %(when)s UTC", when=self.delivered_at.strftime("%Y-%m-%d %H:%M"))
                 if self.delivered_at
-                else "In the LMS"
+                else _("In the LMS")
             )
         if self.status == "failed":
-            return f"Not sent: {self.error}" if self.error else "Not sent"
+            return _("Not sent: %(error)s", error=self.error) if self.error else _("Not sent")
         if self.status == "pending":
             if self.error:
-                return f"Waiting to retry ({self.tries} tries so far): {self.error}"
-            return "Being sent to the LMS"
-        return "No attempt"
+                return ngettext(
+                    "Waiting to retry (%(num)d try so far): %(error)s",
+                    "Waiting to retry (%(num)d tries so far): %(error)s",
+                    self.tries,
+                    error=self.error,
+                )
+            return _("Being sent to the LMS")
+        return _("No attempt")
 
 
 @dataclass
@@ -541,7 +551,7 @@ def _cells(
         attempts = everything.get(key, [])
         cell.attempts = sum(1 for a in attempts if a.context_pk == context_pk)
         if attempts:
-            cell.score, _ = policy_score(attempts, row.grade_policy, row.score_maximum)
+            cell.score, _used = policy_score(attempts, row.grade_policy, row.score_maximum)
         if row.status == DELIVERED:
             cell.delivered_at = row.delivered_at
         elif row.status == FAILED:

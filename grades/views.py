@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
 
 from grades import launches, service
 from lti_tool import csrf
@@ -27,7 +28,9 @@ def _course_launch() -> CurrentLaunch:
     if launch.context_pk is None:
         abort(
             400,
-            description="Grades belong to a course: open the tool from your LMS course, not from a menu outside it.",
+            description=_(
+                "Grades belong to a course: open the tool from your LMS course, not from a menu outside it.",
+            ),
         )
     return launch
 
@@ -77,11 +80,21 @@ def export_csv():
 # Messages after an action travel in the redirect's query (a flash needs a cookie the LMS frame may
 # drop); only these fixed texts can be shown.
 NOTICES = {
-    "retried": "Sending {count} failed grade(s) to the LMS again.",
-    "nothing-failed": "There were no failed grades to send again.",
-    "resent": "Sending {count} grade(s) to the LMS again.",
-    "nothing-to-send": "No learner has a score to send yet.",
-    "roster": "The course roster is being read from the LMS; reload this page in a moment to see it.",
+    "retried": lambda count: ngettext(
+        "Sending %(num)d failed grade to the LMS again.",
+        "Sending %(num)d failed grades to the LMS again.",
+        count,
+    ),
+    "nothing-failed": lambda count: _("There were no failed grades to send again."),
+    "resent": lambda count: ngettext(
+        "Sending %(num)d grade to the LMS again.",
+        "Sending %(num)d grades to the LMS again.",
+        count,
+    ),
+    "nothing-to-send": lambda count: _("No learner has a score to send yet."),
+    "roster": lambda count: _(
+        "The course roster is being read from the LMS; reload this page in a moment to see it.",
+    ),
 }
 
 
@@ -94,7 +107,7 @@ def _notice() -> str | None:
     if template is None:
         return None
     count = request.args.get("count", "0")
-    return template.format(count=int(count) if count.isdigit() else 0)
+    return template(int(count) if count.isdigit() else 0)
 
 
 @bp.post("/retry-failed")

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 
 from flask import Flask, abort, current_app, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from lti_tool.identity import LAUNCH_ID_HEADER, LAUNCH_ID_PARAM, launch_id_from_request
@@ -68,7 +69,9 @@ def _protect() -> None:
     if launch_id:
         sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
         if not hmac.compare_digest(sent, launch_token(launch_id)):
-            abort(400, description="This form is stale or was not sent from this tool's page. Reload the page and try again.")
+            abort(400, description=_(
+                "This form is stale or was not sent from this tool's page. Reload the page and try again.",
+            ))
         return
     csrf.protect()
 
@@ -88,6 +91,6 @@ def init_app(app: Flask) -> None:
 
         return error_response(
             400,
-            "The form could not be accepted",
-            "This form is stale or was not sent from this tool's page. Reload the page and try again.",
+            _("The form could not be accepted"),
+            _("This form is stale or was not sent from this tool's page. Reload the page and try again."),
         )

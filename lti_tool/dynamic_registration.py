@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 from flask import current_app
+from flask_babel import gettext
 
 from lti_tool import presets, registry
 from lti_tool.cache import cache
@@ -146,11 +147,15 @@ def issuer_matches(issuer: str, configuration_url: str) -> bool:
 def _url_field(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value:
-        raise RegistrationError(f"The LMS's OpenID configuration has no {name!r}.")
+        raise RegistrationError(gettext("The LMS's OpenID configuration has no %(name)s.", name=repr(name)))
     try:
         return registry.check_url(name, value)
     except registry.RegistryError as exc:
-        raise RegistrationError(f"The LMS's OpenID configuration has a bad {name}: {exc}.") from None
+        raise RegistrationError(gettext(
+            "The LMS's OpenID configuration has a bad %(name)s: %(exc)s.",
+            name=name,
+            exc=exc,
+        )) from None
 
 
 def _string_list(data: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
@@ -158,27 +163,39 @@ def _string_list(data: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise RegistrationError(f"The LMS's OpenID configuration has {name!r}, but not as a list of strings.")
+        raise RegistrationError(gettext(
+            "The LMS's OpenID configuration has %(name)s, but not as a list of strings.",
+            name=repr(name),
+        ))
     return tuple(value)
 
 
 def parse_configuration(url: str, data: Any) -> PlatformConfiguration:
     """Check an OpenID configuration against the Dynamic Registration spec's required fields."""
     if not isinstance(data, dict):
-        raise RegistrationError("The LMS's OpenID configuration is not a JSON object.")
+        raise RegistrationError(gettext("The LMS's OpenID configuration is not a JSON object."))
     issuer = data.get("issuer")
     if not isinstance(issuer, str) or not issuer:
-        raise RegistrationError("The LMS's OpenID configuration has no 'issuer'.")
+        raise RegistrationError(gettext("The LMS's OpenID configuration has no 'issuer'."))
     try:
         issuer = registry.check_issuer(issuer)
     except registry.RegistryError as exc:
-        raise RegistrationError(f"The LMS's OpenID configuration has a bad issuer: {exc}.") from None
+        raise RegistrationError(gettext(
+            "The LMS's OpenID configuration has a bad issuer: %(exc)s.",
+            exc=exc,
+        )) from None
     if not issuer_matches(issuer, url):
         raise RegistrationError(
-            f"The LMS says its issuer is {issuer}, but its configuration was served from {url}, "
-            "which is not under that issuer.",
-            hint="The issuer must be a prefix of the openid_configuration URL (LTI Dynamic Registration "
-            "1.0, 3.5.1). Check the LMS's site URL setting.",
+            gettext(
+                "The LMS says its issuer is %(issuer)s, but its configuration was served from %(url)s, "
+                "which is not under that issuer.",
+                issuer=issuer,
+                url=url,
+            ),
+            hint=gettext(
+                "The issuer must be a prefix of the openid_configuration URL (LTI Dynamic Registration 1.0, "
+                "3.5.1). Check the LMS's site URL setting.",
+            ),
         )
     endpoints = {
         name: _url_field(data, name)
@@ -191,34 +208,48 @@ def parse_configuration(url: str, data: Any) -> PlatformConfiguration:
         values = _string_list(data, name)
         if values is not None and required not in values:
             raise RegistrationError(
-                f"The LMS does not support {required} ({name} lists {', '.join(values) or 'nothing'}); "
-                "this tool needs it."
+                gettext(
+                    "The LMS does not support %(required)s (%(name)s lists %(nothing)s); this tool needs it.",
+                    required=required,
+                    name=name,
+                    nothing=', '.join(values) or gettext('nothing'),
+                )
             )
     lti = data.get(PLATFORM_CONFIGURATION)
     if not isinstance(lti, dict):
         raise RegistrationError(
-            f"The OpenID configuration has no {PLATFORM_CONFIGURATION!r} object: it is not an LTI platform's."
+            gettext(
+                "The OpenID configuration has no %(PLATFORM_CONFIGURATION)s object: it is not an LTI "
+                "platform's.",
+                PLATFORM_CONFIGURATION=repr(PLATFORM_CONFIGURATION),
+            )
         )
     family = lti.get("product_family_code")
     if not isinstance(family, str) or not family.strip():
-        raise RegistrationError("The LMS's LTI platform configuration has no product_family_code.")
+        raise RegistrationError(gettext("The LMS's LTI platform configuration has no product_family_code."))
     version = lti.get("version")
     messages: dict[str, tuple[str, ...]] = {}
     raw_messages = lti.get("messages_supported")
     if raw_messages is not None:
         if not isinstance(raw_messages, list):
-            raise RegistrationError("The LMS's messages_supported is not a list.")
+            raise RegistrationError(gettext("The LMS's messages_supported is not a list."))
         for entry in raw_messages:
             if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
-                raise RegistrationError("An entry of the LMS's messages_supported has no type.")
+                raise RegistrationError(gettext("An entry of the LMS's messages_supported has no type."))
             placements = entry.get("placements") or []
             if not isinstance(placements, list) or not all(isinstance(p, str) for p in placements):
-                raise RegistrationError(f"The LMS's placements for {entry['type']} are not a list of strings.")
+                raise RegistrationError(gettext(
+                    "The LMS's placements for %(type)s are not a list of strings.",
+                    type=entry['type'],
+                ))
             messages[entry["type"]] = tuple(dict.fromkeys(messages.get(entry["type"], ()) + tuple(placements)))
         if RESOURCE_LINK_REQUEST not in messages:
             raise RegistrationError(
-                f"The LMS does not list {RESOURCE_LINK_REQUEST} among the messages it supports; "
-                "the tool cannot be launched without it."
+                gettext(
+                    "The LMS does not list %(RESOURCE_LINK_REQUEST)s among the messages it supports; the "
+                    "tool cannot be launched without it.",
+                    RESOURCE_LINK_REQUEST=RESOURCE_LINK_REQUEST,
+                )
             )
     return PlatformConfiguration(
         url=url,
@@ -244,7 +275,11 @@ def _read(response: requests.Response) -> bytes:
     for chunk in response.iter_content(64 * 1024):
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise RegistrationError(f"The LMS answered {response.url} with more than {MAX_BODY_BYTES // 1024} KB.")
+            raise RegistrationError(gettext(
+                "The LMS answered %(url)s with more than %(MAX_BODY_BYTES)s KB.",
+                url=response.url,
+                MAX_BODY_BYTES=MAX_BODY_BYTES // 1024,
+            ))
     return body
 
 
@@ -267,21 +302,26 @@ def check_request(openid_configuration: str | None, registration_token: str | No
     """The two parameters the LMS opens the registration page with, checked."""
     if not openid_configuration:
         raise RegistrationError(
-            "The registration request has no openid_configuration parameter.",
-            hint="Start the registration from your LMS (its 'register by URL' or dynamic registration "
-            "setting), which adds it.",
+            gettext("The registration request has no openid_configuration parameter."),
+            hint=gettext(
+                "Start the registration from your LMS (its 'register by URL' or dynamic registration "
+                "setting), which adds it.",
+            ),
         )
     if not registration_token:
         raise RegistrationError(
-            "The registration request has no registration_token parameter.",
-            hint="Start the registration again from your LMS; it issues a new token each time.",
+            gettext("The registration request has no registration_token parameter."),
+            hint=gettext("Start the registration again from your LMS; it issues a new token each time."),
         )
     if len(registration_token) > MAX_TOKEN_CHARS or any(ch.isspace() for ch in registration_token):
-        raise RegistrationError("The registration_token is not a valid token.")
+        raise RegistrationError(gettext("The registration_token is not a valid token."))
     try:
         url = registry.check_url("openid_configuration", openid_configuration)
     except registry.RegistryError as exc:
-        raise RegistrationError(f"The openid_configuration URL is not usable: {exc}.") from None
+        raise RegistrationError(gettext(
+            "The openid_configuration URL is not usable: %(exc)s.",
+            exc=exc,
+        )) from None
     return url, registration_token
 
 
@@ -314,13 +354,21 @@ def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConf
         response = requests.get(url, headers=_headers(token), timeout=timeout, allow_redirects=False, stream=True)
     except requests.Timeout:
         raise RegistrationError(
-            f"The LMS's OpenID configuration at {url} did not answer within {timeout:g} seconds.", status=502
+            gettext(
+                "The LMS's OpenID configuration at %(url)s did not answer within %(timeout)s seconds.",
+                url=url,
+                timeout=format(timeout, 'g'),
+            ), status=502
         ) from None
     except requests.RequestException as exc:
         raise RegistrationError(
-            f"The LMS's OpenID configuration at {url} could not be fetched ({exc.__class__.__name__}).",
+            gettext(
+                "The LMS's OpenID configuration at %(url)s could not be fetched (%(name)s).",
+                url=url,
+                name=exc.__class__.__name__,
+            ),
             status=502,
-            hint="Check that the tool's server can reach the LMS.",
+            hint=gettext("Check that the tool's server can reach the LMS."),
         ) from None
     with response:
         body = _read(response)
@@ -334,8 +382,11 @@ def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConf
         data = json.loads(body)
     except ValueError:
         raise RegistrationError(
-            f"The LMS's OpenID configuration at {url} is not JSON "
-            f"(it starts with {_trimmed(body[:80])!r}).",
+            gettext(
+                "The LMS's OpenID configuration at %(url)s is not JSON (it starts with %(body)s).",
+                url=url,
+                body=repr(_trimmed(body[:80])),
+            ),
             status=502,
         ) from None
     return parse_configuration(url, data)
@@ -433,7 +484,11 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
         )
     except requests.RequestException as exc:
         raise RegistrationError(
-            f"The LMS's registration endpoint {endpoint} could not be reached ({exc.__class__.__name__}).",
+            gettext(
+                "The LMS's registration endpoint %(endpoint)s could not be reached (%(name)s).",
+                endpoint=endpoint,
+                name=exc.__class__.__name__,
+            ),
             status=502,
         ) from None
     with response:
@@ -441,24 +496,39 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
     if not 200 <= response.status_code < 300:
         detail = _trimmed(raw) if raw.strip() else "no explanation given"
         raise RegistrationError(
-            f"The LMS refused the registration (HTTP {response.status_code}): {detail}",
+            gettext(
+                "The LMS refused the registration (HTTP %(status_code)s): %(detail)s",
+                status_code=response.status_code,
+                detail=detail,
+            ),
             status=502,
-            hint="Nothing was stored in the tool. Start the registration again from the LMS once the "
-            "problem is fixed.",
+            hint=gettext(
+                "Nothing was stored in the tool. Start the registration again from the LMS once the problem "
+                "is fixed.",
+            ),
         )
     try:
         data = json.loads(raw)
     except ValueError:
-        raise RegistrationError("The LMS accepted the registration but its answer is not JSON.", status=502) from None
+        raise RegistrationError(gettext(
+            "The LMS accepted the registration but its answer is not JSON.",
+        ), status=502) from None
     if not isinstance(data, dict):
-        raise RegistrationError("The LMS accepted the registration but its answer is not a JSON object.", status=502)
+        raise RegistrationError(gettext(
+            "The LMS accepted the registration but its answer is not a JSON object.",
+        ), status=502)
     client_id = _identifier(data.get("client_id"))
     if client_id is None:
-        raise RegistrationError("The LMS accepted the registration but sent no client_id.", status=502)
+        raise RegistrationError(gettext(
+            "The LMS accepted the registration but sent no client_id.",
+        ), status=502)
     try:
         client_id = registry.check_identifier("client id", client_id)
     except registry.RegistryError as exc:
-        raise RegistrationError(f"The LMS sent an unusable client id: {exc}.", status=502) from None
+        raise RegistrationError(gettext(
+            "The LMS sent an unusable client id: %(exc)s.",
+            exc=exc,
+        ), status=502) from None
     deployment_id = None
     tool = data.get(TOOL_CONFIGURATION)
     if isinstance(tool, dict) and tool.get("deployment_id") is not None:
@@ -466,7 +536,10 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
         try:
             deployment_id = registry.check_identifier("deployment id", deployment_id)
         except registry.RegistryError as exc:
-            raise RegistrationError(f"The LMS sent an unusable deployment id: {exc}.", status=502) from None
+            raise RegistrationError(gettext(
+                "The LMS sent an unusable deployment id: %(exc)s.",
+                exc=exc,
+            ), status=502) from None
     return PlatformAnswer(client_id=client_id, deployment_id=deployment_id, body=data)
 
 
@@ -499,8 +572,8 @@ def claim_token(token: str) -> None:
     """Mark the token used, atomically; a second registration with it is refused."""
     if not cache().add(_token_key(token), {"used_at": time.time()}, _token_lifetime(token)):
         raise RegistrationError(
-            "This registration token was already used. Each registration from the LMS works once.",
-            hint="Start the registration again from the LMS to get a new token.",
+            gettext("This registration token was already used. Each registration from the LMS works once."),
+            hint=gettext("Start the registration again from the LMS to get a new token."),
         )
 
 
@@ -575,9 +648,9 @@ def store(config: PlatformConfiguration, answer: PlatformAnswer, *, auto_approve
     except registry.RegistryError as exc:
         db.session.rollback()
         raise RegistrationError(
-            f"The LMS accepted the registration, but the tool could not store it: {exc}.",
+            gettext("The LMS accepted the registration, but the tool could not store it: %(exc)s.", exc=exc),
             status=409,
-            hint="Remove the new registration in the LMS, then ask the tool's administrator.",
+            hint=gettext("Remove the new registration in the LMS, then ask the tool's administrator."),
         ) from None
     return RegistrationResult(platform, client, deployment, config, joined_existing=existing is not None)
 

@@ -5,9 +5,36 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask_babel import gettext as _, lazy_gettext
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("lti_tool")
+
+# Werkzeug names its errors in English; these are the ones our pages show, in the page's language.
+STATUS_TITLES = {
+    400: lazy_gettext("Bad Request"),
+    401: lazy_gettext("Unauthorized"),
+    403: lazy_gettext("Forbidden"),
+    404: lazy_gettext("Not Found"),
+    405: lazy_gettext("Method Not Allowed"),
+    409: lazy_gettext("Conflict"),
+    410: lazy_gettext("Gone"),
+    413: lazy_gettext("Request Entity Too Large"),
+    415: lazy_gettext("Unsupported Media Type"),
+    422: lazy_gettext("Unprocessable Entity"),
+    429: lazy_gettext("Too Many Requests"),
+    500: lazy_gettext("Internal Server Error"),
+    503: lazy_gettext("Service Unavailable"),
+}
+# ... and when a view aborts without a description of its own, Werkzeug's stock sentence.
+STOCK_DESCRIPTIONS = {
+    404: lazy_gettext(
+        "There is nothing at this address. Check the link, or open the tool again from your LMS.",
+    ),
+    405: lazy_gettext("This address does not accept this kind of request."),
+    413: lazy_gettext("The data sent is larger than this tool accepts."),
+    429: lazy_gettext("Too many requests in a short time. Wait a moment and try again."),
+}
 
 
 def wants_json() -> bool:
@@ -24,6 +51,9 @@ def error_response(
     command: str | None = None,
     relaunch_url: str | None = None,
 ):
+    # Messages may be lazy translations: render them now, in this request's language.
+    title, message = str(title), str(message)
+    hint = str(hint) if hint else None
     if wants_json():
         body = {"error": title, "message": message}
         if hint:
@@ -52,7 +82,11 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
-        response = error_response(exc.code, exc.name, exc.description or exc.name)
+        title = STATUS_TITLES.get(exc.code, exc.name)
+        description = exc.description
+        if not description or description == type(exc).description:
+            description = STOCK_DESCRIPTIONS.get(exc.code, description or title)
+        response = error_response(exc.code, title, description)
         if exc.code == 405 and exc.valid_methods:
             body, status = response
             return body, status, {"Allow": ", ".join(exc.valid_methods)}
@@ -63,6 +97,6 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(
             500,
-            InternalServerError.name,
-            "Something went wrong on our side. The error was logged; please try again.",
+            STATUS_TITLES[500],
+            _("Something went wrong on our side. The error was logged; please try again."),
         )

@@ -1,18 +1,20 @@
 """Translations: the language comes from the launch's locale claim, else the browser's.
 
-Messages are extracted with `pybabel extract -F babel.cfg -o translations/messages.pot .` and
-compiled with `pybabel compile -d translations` (see docs/translating.md).
+Catalogs live in translations/ ("Languages" in the README says how to update them and add one);
+the .mo files are compiled from the .po files with `pybabel compile -d translations` before the
+app runs.
 """
 
 from __future__ import annotations
 
-from flask import Flask, g, request
-from flask_babel import Babel
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, format_decimal, get_locale, refresh
 
 from config.settings import PROJECT_ROOT
 
 SUPPORTED_LOCALES = ("en", "es")
 DEFAULT_LOCALE = "en"
+TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
 
 babel = Babel()
 
@@ -34,13 +36,31 @@ def select_locale() -> str:
             chosen = normalise(tag)
             if chosen:
                 return chosen
+    if not has_request_context():
+        # Jobs and CLI commands run in an app context only; they speak the default language.
+        return DEFAULT_LOCALE
     return request.accept_languages.best_match(SUPPORTED_LOCALES) or DEFAULT_LOCALE
+
+
+def launch_loaded() -> None:
+    """Forget a language chosen earlier in this request, before the launch (and its locale) was known."""
+    refresh()
+
+
+def page_language() -> str:
+    """The <html lang> of the page: the language its text is in."""
+    return str(get_locale() or DEFAULT_LOCALE)
 
 
 def init_app(app: Flask) -> None:
     babel.init_app(
         app,
         locale_selector=select_locale,
-        default_translation_directories=str(PROJECT_ROOT / "translations"),
+        default_translation_directories=str(TRANSLATIONS_DIR),
     )
+    # `{% trans %}` blocks collapse their whitespace, as `trimmed = true` in babel.cfg extracts them.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals["supported_locales"] = SUPPORTED_LOCALES
+    app.jinja_env.globals["page_language"] = page_language
+    # Scores and counts in the reader's conventions: 2.5 in English, 2,5 in Spanish.
+    app.jinja_env.filters["number"] = format_decimal

@@ -9,11 +9,12 @@ from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import abort, current_app, g, request
+from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import events, hooks
-from lti_tool import tenancy
+from lti_tool import i18n, tenancy
 from lti_tool.cache import cache
 from lti_tool.db import db, utcnow
 from lti_tool.launch import CONTEXT, RESOURCE_LINK, ROLES, ValidatedLaunch
@@ -237,13 +238,22 @@ def current_launch() -> CurrentLaunch:
         if g.launch is not None:
             # From here on this request's queries see the launch's platform only.
             tenancy.set_tenant(g.launch.platform_id)
+            i18n.launch_loaded()
     if g.launch is None:
         abort(
             401,
-            description="Your session with this tool has ended or this page was opened outside your LMS. "
-            "Open the tool again from your course in the LMS.",
+            description=_(
+                "Your session with this tool has ended or this page was opened outside your LMS. Open the "
+                "tool again from your course in the LMS.",
+            ),
         )
     return g.launch
+
+
+# How the refusal below names the people a page is for, in the page's language.
+ROLE_PLURALS = {LEARNER: lazy_gettext(
+    "learners",
+), INSTRUCTOR: lazy_gettext("instructors"), ADMIN: lazy_gettext("admins")}
 
 
 def requires_role(*roles: str) -> Callable:
@@ -254,11 +264,13 @@ def requires_role(*roles: str) -> Callable:
         def wrapped(*args, **kwargs):
             launch = current_launch()
             if not launch.has_role(*roles):
+                people = _(" or ").join(str(ROLE_PLURALS.get(role, role)) for role in roles)
                 abort(
                     403,
-                    description="This page is for "
-                    + " or ".join(f"{role}s" for role in roles)
-                    + " of this course, and your LMS role does not include that.",
+                    description=_(
+                        "This page is for %(roles)s of this course, and your LMS role does not include that.",
+                        roles=people,
+                    ),
                 )
             return view(*args, **kwargs)
 

@@ -21,6 +21,8 @@ from urllib.parse import urlencode, urlsplit
 
 import jwt
 from flask import current_app
+# Lazy: a refused launch is shown in the reader's language and logged in English.
+from flask_babel import lazy_gettext as _
 
 from lti_tool import jws, registrations, registry
 from lti_tool.cache import cache
@@ -48,29 +50,29 @@ MAX_PARAM_CHARS = 4096
 
 # Reason code -> short title shown on the error page and counted in the launch log.
 REASONS = {
-    "bad_login_request": "The LMS sent an incomplete login request",
-    "unknown_issuer": "This LMS is not registered with the tool",
-    "unknown_client": "This client id is not registered with the tool",
-    "unknown_deployment": "This deployment is not registered with the tool",
-    "bad_target": "The launch points outside this tool",
-    "malformed_jwt": "The launch token is malformed",
-    "bad_signature": "The launch token's signature is not valid",
-    "unknown_kid": "The launch token was signed with an unknown key",
-    "jwks_unreachable": "The LMS's public keys could not be fetched",
-    "expired": "The launch token has expired",
-    "iat_future": "The launch token was issued in the future",
-    "wrong_aud": "The launch token is addressed to another tool",
-    "azp_mismatch": "The launch token's authorized party does not match",
-    "nonce_replayed": "This launch was already used",
-    "state_missing": "The launch has no state",
-    "state_mismatch": "The launch does not match a login started by this browser",
-    "wrong_message_type": "The tool does not handle this kind of LTI message",
-    "wrong_version": "The launch is not LTI 1.3",
-    "missing_claim": "The launch token lacks a required claim",
-    "platform_pending": "This LMS is waiting for approval",
-    "platform_disabled": "This LMS has been disabled in the tool",
-    "deployment_pending": "This deployment is waiting for approval",
-    "deployment_disabled": "This deployment has been disabled in the tool",
+    "bad_login_request": _("The LMS sent an incomplete login request"),
+    "unknown_issuer": _("This LMS is not registered with the tool"),
+    "unknown_client": _("This client id is not registered with the tool"),
+    "unknown_deployment": _("This deployment is not registered with the tool"),
+    "bad_target": _("The launch points outside this tool"),
+    "malformed_jwt": _("The launch token is malformed"),
+    "bad_signature": _("The launch token's signature is not valid"),
+    "unknown_kid": _("The launch token was signed with an unknown key"),
+    "jwks_unreachable": _("The LMS's public keys could not be fetched"),
+    "expired": _("The launch token has expired"),
+    "iat_future": _("The launch token was issued in the future"),
+    "wrong_aud": _("The launch token is addressed to another tool"),
+    "azp_mismatch": _("The launch token's authorized party does not match"),
+    "nonce_replayed": _("This launch was already used"),
+    "state_missing": _("The launch has no state"),
+    "state_mismatch": _("The launch does not match a login started by this browser"),
+    "wrong_message_type": _("The tool does not handle this kind of LTI message"),
+    "wrong_version": _("The launch is not LTI 1.3"),
+    "missing_claim": _("The launch token lacks a required claim"),
+    "platform_pending": _("This LMS is waiting for approval"),
+    "platform_disabled": _("This LMS has been disabled in the tool"),
+    "deployment_pending": _("This deployment is waiting for approval"),
+    "deployment_disabled": _("This deployment has been disabled in the tool"),
 }
 
 
@@ -119,14 +121,20 @@ def _param(params: Mapping[str, str], name: str, *, required: bool = True) -> st
         if required:
             raise LaunchError(
                 "bad_login_request",
-                f"The login request has no {name!r} parameter.",
-                hint="LTI 1.3 login initiation needs iss, login_hint and target_link_uri.",
+                _("The login request has no %(name)s parameter.", name=repr(name)),
+                hint=_("LTI 1.3 login initiation needs iss, login_hint and target_link_uri."),
             )
         return None
     if not isinstance(value, str) or len(value) > MAX_PARAM_CHARS:
-        raise LaunchError("bad_login_request", f"The {name!r} parameter is too long or not text.")
+        raise LaunchError("bad_login_request", _(
+            "The %(name)s parameter is too long or not text.",
+            name=repr(name),
+        ))
     if not is_clean_text(value):
-        raise LaunchError("bad_login_request", f"The {name!r} parameter contains control characters.")
+        raise LaunchError("bad_login_request", _(
+            "The %(name)s parameter contains control characters.",
+            name=repr(name),
+        ))
     return value
 
 
@@ -150,8 +158,12 @@ def find_client_for_login(issuer: str, client_id: str | None, deployment_id: str
         if registry.clients_of_issuer(issuer):
             raise LaunchError(
                 "unknown_client",
-                f"The LMS at {issuer} is registered, but not with client id {client_id!r}.",
-                hint="Check the client id in the LMS's tool settings, or register it with the tool.",
+                _(
+                    "The LMS at %(issuer)s is registered, but not with client id %(client_id)s.",
+                    issuer=issuer,
+                    client_id=repr(client_id),
+                ),
+                hint=_("Check the client id in the LMS's tool settings, or register it with the tool."),
                 command=f"flask --app wsgi platform client-add {issuer} --client-id {client_id}",
                 log=log,
             )
@@ -162,15 +174,24 @@ def find_client_for_login(issuer: str, client_id: str | None, deployment_id: str
         if len(clients) > 1:
             raise LaunchError(
                 "unknown_client",
-                f"The LMS at {issuer} has several client ids registered and did not say which one "
-                "this login is for (no client_id parameter).",
-                hint="Configure the LMS to send client_id in its login request, or remove unused registrations.",
+                _(
+                    "The LMS at %(issuer)s has several client ids registered and did not say which one this "
+                    "login is for (no client_id parameter).",
+                    issuer=issuer,
+                ),
+                hint=_(
+                    "Configure the LMS to send client_id in its login request, or remove unused "
+                    "registrations.",
+                ),
                 log=log,
             )
     raise LaunchError(
         "unknown_issuer",
-        f"No LMS with issuer {issuer} is registered with this tool.",
-        hint="An administrator of the tool must register the LMS first, with the values from its tool settings.",
+        _("No LMS with issuer %(issuer)s is registered with this tool.", issuer=issuer),
+        hint=_(
+            "An administrator of the tool must register the LMS first, with the values from its tool "
+            "settings.",
+        ),
         command=add_platform_command(issuer, client_id, deployment_id),
         log=log,
     )
@@ -182,17 +203,23 @@ def _check_platform(client: PlatformClient, log: Mapping[str, Any]) -> None:
     if platform.status == registry.PENDING:
         raise LaunchError(
             "platform_pending",
-            f"The LMS at {client.issuer} registered with this tool, but an administrator of the tool "
-            "has not approved it yet.",
-            hint="Ask the tool's administrator to approve it under Platforms in the tool's admin area.",
+            _(
+                "The LMS at %(issuer)s registered with this tool, but an administrator of the tool has not "
+                "approved it yet.",
+                issuer=client.issuer,
+            ),
+            hint=_("Ask the tool's administrator to approve it under Platforms in the tool's admin area."),
             status=403,
             log=log,
         )
     if platform.status != registry.ACTIVE:
         raise LaunchError(
             "platform_disabled",
-            f"The LMS at {client.issuer} has been disabled by an administrator of this tool.",
-            hint="Ask the tool's administrator to enable it again in the tool's admin area.",
+            _(
+                "The LMS at %(issuer)s has been disabled by an administrator of this tool.",
+                issuer=client.issuer,
+            ),
+            hint=_("Ask the tool's administrator to enable it again in the tool's admin area."),
             status=403,
             log=log,
         )
@@ -211,26 +238,42 @@ def _check_deployment(
     if deployment is not None and deployment.status == registry.PENDING:
         raise LaunchError(
             "deployment_pending",
-            f"Deployment {deployment_id!r} of the LMS at {client.issuer} (client id {client.client_id!r}) "
-            "is new to this tool: an administrator of the tool must approve it before it can be used.",
-            hint="Ask the tool's administrator to approve this deployment under Platforms in the admin area.",
+            _(
+                "Deployment %(deployment_id)s of the LMS at %(issuer)s (client id %(client_id)s) is new to "
+                "this tool: an administrator of the tool must approve it before it can be used.",
+                deployment_id=repr(deployment_id),
+                issuer=client.issuer,
+                client_id=repr(client.client_id),
+            ),
+            hint=_(
+                "Ask the tool's administrator to approve this deployment under Platforms in the admin area.",
+            ),
             status=403,
             log=log,
         )
     if deployment is not None and deployment.status != registry.ACTIVE:
         raise LaunchError(
             "deployment_disabled",
-            f"Deployment {deployment_id!r} of the LMS at {client.issuer} has been disabled by an "
-            "administrator of this tool.",
+            _(
+                "Deployment %(deployment_id)s of the LMS at %(issuer)s has been disabled by an "
+                "administrator of this tool.",
+                deployment_id=repr(deployment_id),
+                issuer=client.issuer,
+            ),
             status=403,
             log=log,
         )
     if deployment is None:
         raise LaunchError(
             "unknown_deployment",
-            f"Deployment {deployment_id!r} of the LMS at {client.issuer} (client id {client.client_id!r}) "
-            "is not registered with the tool.",
-            hint="Each place the LMS installs the tool has its own deployment id; register this one.",
+            _(
+                "Deployment %(deployment_id)s of the LMS at %(issuer)s (client id %(client_id)s) is not "
+                "registered with the tool.",
+                deployment_id=repr(deployment_id),
+                issuer=client.issuer,
+                client_id=repr(client.client_id),
+            ),
+            hint=_("Each place the LMS installs the tool has its own deployment id; register this one."),
             command=(
                 f"flask --app wsgi platform deployment-add {client.issuer} "
                 f"--client-id {client.client_id} --deployment-id {deployment_id}"
@@ -280,8 +323,13 @@ def start_login(params: Mapping[str, str], *, launch_url: str, tool_origin: str)
         # Never an open redirect: a launch may only land on this tool.
         raise LaunchError(
             "bad_target",
-            f"The login asks to launch {target_link_uri}, which is not part of this tool ({tool_origin}).",
-            hint="Set the tool's target link URI in the LMS to this tool's launch URL.",
+            _(
+                "The login asks to launch %(target_link_uri)s, which is not part of this tool "
+                "(%(tool_origin)s).",
+                target_link_uri=target_link_uri,
+                tool_origin=tool_origin,
+            ),
+            hint=_("Set the tool's target link URI in the LMS to this tool's launch URL."),
             log=log,
         )
     client = find_client_for_login(issuer, client_id, deployment_id)
@@ -375,22 +423,28 @@ class ValidatedLaunch:
 def _unverified(id_token: str) -> jws.Token:
     """The token split and decoded once: read here untrusted, verified later over the same parts."""
     if len(id_token) > MAX_ID_TOKEN_BYTES:
-        raise LaunchError("malformed_jwt", "The id_token is larger than any LTI launch should be.")
+        raise LaunchError("malformed_jwt", _("The id_token is larger than any LTI launch should be."))
     try:
         return jws.parse(id_token)
     except (jwt.InvalidTokenError, ValueError, TypeError, RecursionError):
         raise LaunchError(
             "malformed_jwt",
-            "The id_token is not a well-formed JWT (three base64url parts, header and body JSON objects).",
+            _("The id_token is not a well-formed JWT (three base64url parts, header and body JSON objects)."),
         ) from None
 
 
 def _string_claim(body: Mapping[str, Any], name: str, log: Mapping[str, Any]) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise LaunchError("missing_claim", f"The id_token has no {name!r} claim (or it is not text).", log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(name)s claim (or it is not text).",
+            name=repr(name),
+        ), log=log)
     if not is_clean_text(value) or len(value) > 1000:
-        raise LaunchError("missing_claim", f"The id_token's {name!r} claim is too long or has control characters.", log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token's %(name)s claim is too long or has control characters.",
+            name=repr(name),
+        ), log=log)
     return value
 
 
@@ -401,7 +455,7 @@ def _audiences(body: Mapping[str, Any], log: Mapping[str, Any]) -> list[str]:
     if isinstance(aud, list) and aud and all(isinstance(a, str) and a for a in aud):
         if all(is_clean_text(a) and len(a) <= 255 for a in aud):
             return aud
-    raise LaunchError("missing_claim", "The id_token has no valid 'aud' claim.", log=log)
+    raise LaunchError("missing_claim", _("The id_token has no valid 'aud' claim."), log=log)
 
 
 def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> ValidatedLaunch:
@@ -418,7 +472,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
                 "bad_login_request",
                 f"The LMS refused the login: {str(error)[:100]}" + (f" ({description})" if description else ""),
             )
-        raise LaunchError("malformed_jwt", "The launch has no id_token.")
+        raise LaunchError("malformed_jwt", _("The launch has no id_token."))
     token = _unverified(id_token)
     header, body = token.header, token.claims
     log: dict[str, Any] = {
@@ -429,12 +483,15 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     }
     if not state:
         raise LaunchError(
-            "state_missing", "The launch has no state parameter, so it cannot be tied to a login.", log=log
+            "state_missing", _("The launch has no state parameter, so it cannot be tied to a login."), log=log
         )
     if header.get("alg") != "RS256":
         raise LaunchError(
             "bad_signature",
-            f"The id_token is signed with {str(header.get('alg'))[:20]!r}; LTI 1.3 requires RS256.",
+            _(
+                "The id_token is signed with %(alg)s; LTI 1.3 requires RS256.",
+                alg=repr(str(header.get('alg'))[:20]),
+            ),
             log=log,
         )
     issuer = _string_claim(body, "iss", log)
@@ -443,12 +500,18 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     if azp is not None and (not is_clean_text(azp) or azp not in audiences):
         raise LaunchError(
             "azp_mismatch",
-            f"The id_token's azp {str(azp)[:255]!r} is not one of its audiences {audiences[:5]!r}.",
+            _(
+                "The id_token's azp %(azp)s is not one of its audiences %(audiences)s.",
+                azp=repr(str(azp)[:255]),
+                audiences=repr(audiences[:5]),
+            ),
             log=log,
         )
     if azp is None and len(audiences) > 1:
         raise LaunchError(
-            "azp_mismatch", "The id_token has several audiences but no azp naming this tool's client id.", log=log
+            "azp_mismatch", _(
+                "The id_token has several audiences but no azp naming this tool's client id.",
+            ), log=log
         )
     client_id = azp or audiences[0]
     log["client_id"] = client_id
@@ -459,20 +522,28 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
         if login and login.get("issuer") == issuer:
             raise LaunchError(
                 "wrong_aud",
-                f"The id_token is addressed to client id {client_id!r}, but this login was started "
-                f"for client id {login.get('client_id')!r}.",
+                _(
+                    "The id_token is addressed to client id %(client_id)s, but this login was started for "
+                    "client id %(client_id2)s.",
+                    client_id=repr(client_id),
+                    client_id2=repr(login.get('client_id')),
+                ),
                 log=log,
             )
         if registry.clients_of_issuer(issuer):
             raise LaunchError(
                 "unknown_client",
-                f"The LMS at {issuer} is registered, but not with client id {client_id!r}.",
+                _(
+                    "The LMS at %(issuer)s is registered, but not with client id %(client_id)s.",
+                    issuer=issuer,
+                    client_id=repr(client_id),
+                ),
                 command=f"flask --app wsgi platform client-add {issuer} --client-id {client_id}",
                 log=log,
             )
         raise LaunchError(
             "unknown_issuer",
-            f"No LMS with issuer {issuer} is registered with this tool.",
+            _("No LMS with issuer %(issuer)s is registered with this tool.", issuer=issuer),
             command=add_platform_command(issuer, client_id, log.get("deployment_id")),
             log=log,
         )
@@ -481,8 +552,12 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     if login and login.get("client_pk") != client.id:
         raise LaunchError(
             "wrong_aud",
-            f"The id_token is addressed to client id {client_id!r}, but this login was started "
-            f"for client id {login.get('client_id')!r}.",
+            _(
+                "The id_token is addressed to client id %(client_id)s, but this login was started for "
+                "client id %(client_id2)s.",
+                client_id=repr(client_id),
+                client_id2=repr(login.get('client_id')),
+            ),
             log=log,
         )
 
@@ -503,35 +578,53 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
     except jwt.ExpiredSignatureError:
         raise LaunchError(
             "expired",
-            "The id_token has expired: the launch took too long, or the LMS clock is behind.",
-            hint=f"The tool allows {settings.LAUNCH_LEEWAY_SECONDS} s of clock drift (LAUNCH_LEEWAY_SECONDS).",
+            _("The id_token has expired: the launch took too long, or the LMS clock is behind."),
+            hint=_(
+                "The tool allows %(LAUNCH_LEEWAY_SECONDS)s s of clock drift (LAUNCH_LEEWAY_SECONDS).",
+                LAUNCH_LEEWAY_SECONDS=settings.LAUNCH_LEEWAY_SECONDS,
+            ),
             log=log,
         ) from None
     except jwt.ImmatureSignatureError:
         raise LaunchError(
             "iat_future",
-            "The id_token says it was issued in the future: the LMS clock is ahead of the tool's.",
-            hint=f"The tool allows {settings.LAUNCH_LEEWAY_SECONDS} s of clock drift (LAUNCH_LEEWAY_SECONDS); "
-            "check both servers synchronise their time (NTP).",
+            _("The id_token says it was issued in the future: the LMS clock is ahead of the tool's."),
+            hint=_(
+                "The tool allows %(LAUNCH_LEEWAY_SECONDS)s s of clock drift (LAUNCH_LEEWAY_SECONDS); check "
+                "both servers synchronise their time (NTP).",
+                LAUNCH_LEEWAY_SECONDS=settings.LAUNCH_LEEWAY_SECONDS,
+            ),
             log=log,
         ) from None
     except jwt.InvalidSignatureError:
         raise LaunchError(
-            "bad_signature", "The id_token's signature does not match the LMS's public key.", log=log
+            "bad_signature", _("The id_token's signature does not match the LMS's public key."), log=log
         ) from None
     except jwt.MissingRequiredClaimError as exc:
-        raise LaunchError("missing_claim", f"The id_token has no {exc.claim!r} claim.", log=log) from None
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(claim)s claim.",
+            claim=repr(exc.claim),
+        ), log=log) from None
     except jwt.InvalidAudienceError:
-        raise LaunchError("wrong_aud", f"The id_token is not addressed to client id {client_id!r}.", log=log) from None
+        raise LaunchError("wrong_aud", _(
+            "The id_token is not addressed to client id %(client_id)s.",
+            client_id=repr(client_id),
+        ), log=log) from None
     except jwt.InvalidTokenError as exc:
-        raise LaunchError("malformed_jwt", f"The id_token is not valid: {str(exc)[:200]}", log=log) from None
+        raise LaunchError("malformed_jwt", _(
+            "The id_token is not valid: %(exc)s",
+            exc=str(exc)[:200],
+        ), log=log) from None
 
     deployment_id = _string_claim(claims, DEPLOYMENT_ID, log)
     deployment = _check_deployment(client, deployment_id, log)
     if claims.get(VERSION) != "1.3.0":
         raise LaunchError(
             "wrong_version",
-            f"The launch says LTI version {str(claims.get(VERSION))[:20]!r}; this tool speaks LTI 1.3.0.",
+            _(
+                "The launch says LTI version %(VERSION)s; this tool speaks LTI 1.3.0.",
+                VERSION=repr(str(claims.get(VERSION))[:20]),
+            ),
             log=log,
         )
     message_type = claims.get(MESSAGE_TYPE)
@@ -547,35 +640,43 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
 
     nonce = claims["nonce"]
     if not is_clean_text(nonce) or len(nonce) > 255:
-        raise LaunchError("missing_claim", "The id_token's nonce is not a short string.", log=log)
+        raise LaunchError("missing_claim", _("The id_token's nonce is not a short string."), log=log)
     nonce_key = f"nonce:{client.platform_id}:{nonce}"
     if cache().get(nonce_key) is not None:
         raise LaunchError(
             "nonce_replayed",
-            "This id_token was already used for a launch; each launch token works once.",
-            hint="Open the tool again from the LMS.",
+            _("This id_token was already used for a launch; each launch token works once."),
+            hint=_("Open the tool again from the LMS."),
             log=log,
         )
     if login is None:
         raise LaunchError(
             "state_mismatch",
-            "The launch's state is unknown or expired: it does not match a login started with this tool "
-            f"in the last {settings.LOGIN_STATE_TTL_SECONDS // 60} minutes.",
-            hint="Open the tool again from the LMS.",
+            _(
+                "The launch's state is unknown or expired: it does not match a login started with this tool "
+                "in the last %(LOGIN_STATE_TTL_SECONDS)s minutes.",
+                LOGIN_STATE_TTL_SECONDS=settings.LOGIN_STATE_TTL_SECONDS // 60,
+            ),
+            hint=_("Open the tool again from the LMS."),
             log=log,
         )
     if login.get("nonce") != nonce:
         raise LaunchError(
-            "state_mismatch", "The id_token's nonce does not match the one sent at login.", log=log
+            "state_mismatch", _("The id_token's nonce does not match the one sent at login."), log=log
         )
 
     cookie_ok = cookies.get(STATE_COOKIE_PREFIX + state) == state
     if not cookie_ok and not login.get("storage_target"):
         raise LaunchError(
             "state_mismatch",
-            "The browser did not send back the cookie set when this launch began, so the launch cannot "
-            "be tied to this browser.",
-            hint="Browsers often block cookies inside an LMS frame. Open the tool in a new window to continue.",
+            _(
+                "The browser did not send back the cookie set when this launch began, so the launch cannot "
+                "be tied to this browser.",
+            ),
+            hint=_(
+                "Browsers often block cookies inside an LMS frame. Open the tool in a new window to "
+                "continue.",
+            ),
             log=log,
             relaunch_ticket=_relaunch_ticket(login),
         )
@@ -585,7 +686,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
         nonce_key, 1, int(claims["exp"] - time.time()) + settings.LAUNCH_LEEWAY_SECONDS + 60
     ):
         raise LaunchError(
-            "nonce_replayed", "This launch was used twice at the same moment; each works once.", log=log
+            "nonce_replayed", _("This launch was used twice at the same moment; each works once."), log=log
         )
     launch = ValidatedLaunch(
         claims=claims, client=client, deployment=deployment, message_type=message_type, log=log
@@ -649,22 +750,27 @@ def confirm_storage_check(pending_id: str, state_from_storage: str) -> Validated
     if held is None:
         raise LaunchError(
             "state_mismatch",
-            "This launch waited too long for the browser to confirm it, or was already confirmed.",
-            hint="Open the tool again from the LMS.",
+            _("This launch waited too long for the browser to confirm it, or was already confirmed."),
+            hint=_("Open the tool again from the LMS."),
         )
     log = held.get("log") or {}
     expected = held.get("state") or ""
     if not state_from_storage or not secrets.compare_digest(str(state_from_storage), expected):
         raise LaunchError(
             "state_mismatch",
-            "The LMS's storage does not hold the state of this launch, so it cannot be tied to this browser.",
-            hint="Open the tool in a new window, or again from the LMS.",
+            _(
+                "The LMS's storage does not hold the state of this launch, so it cannot be tied to this "
+                "browser.",
+            ),
+            hint=_("Open the tool in a new window, or again from the LMS."),
             log=log,
         )
     client = registry.client_by_pk(held["client_pk"])
     deployment = registry.deployment_by_pk(held["deployment_pk"])
     if client is None or deployment is None:
-        raise LaunchError("unknown_client", "This LMS registration was removed while the launch was under way.", log=log)
+        raise LaunchError("unknown_client", _(
+            "This LMS registration was removed while the launch was under way.",
+        ), log=log)
     return ValidatedLaunch(
         claims=held["claims"], client=client, deployment=deployment, message_type=held["message_type"], log=log
     )
@@ -674,24 +780,39 @@ def _check_message_claims(claims: Mapping[str, Any], message_type: str, log: Map
     _string_claim(claims, "sub", log)
     roles = claims.get(ROLES)
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise LaunchError("missing_claim", f"The id_token has no {ROLES!r} claim (a list of role URIs).", log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(ROLES)s claim (a list of role URIs).",
+            ROLES=repr(ROLES),
+        ), log=log)
     if not isinstance(claims.get(TARGET_LINK_URI), str):
-        raise LaunchError("missing_claim", f"The id_token has no {TARGET_LINK_URI!r} claim.", log=log)
+        raise LaunchError("missing_claim", _(
+            "The id_token has no %(TARGET_LINK_URI)s claim.",
+            TARGET_LINK_URI=repr(TARGET_LINK_URI),
+        ), log=log)
     context = claims.get(CONTEXT)
     if context is not None and (not isinstance(context, dict) or not is_clean_text(context.get("id")) or not context["id"]):
-        raise LaunchError("missing_claim", "The id_token's context claim has no id.", log=log)
+        raise LaunchError("missing_claim", _("The id_token's context claim has no id."), log=log)
     if message_type == RESOURCE_LINK_REQUEST:
         link = claims.get(RESOURCE_LINK)
         if not isinstance(link, dict) or not is_clean_text(link.get("id")) or not link["id"]:
-            raise LaunchError("missing_claim", f"The id_token has no {RESOURCE_LINK!r} claim with an id.", log=log)
+            raise LaunchError("missing_claim", _(
+                "The id_token has no %(RESOURCE_LINK)s claim with an id.",
+                RESOURCE_LINK=repr(RESOURCE_LINK),
+            ), log=log)
     if message_type == DEEP_LINKING_REQUEST:
         settings = claims.get(DEEP_LINKING_SETTINGS)
         if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
             raise LaunchError(
                 "missing_claim",
-                f"The deep-linking request has no deep_link_return_url in {DEEP_LINKING_SETTINGS!r}.",
+                _(
+                    "The deep-linking request has no deep_link_return_url in %(DEEP_LINKING_SETTINGS)s.",
+                    DEEP_LINKING_SETTINGS=repr(DEEP_LINKING_SETTINGS),
+                ),
                 log=log,
             )
     for name in ("name", "given_name", "family_name", "email", "picture", "locale"):
         if name in claims and claims[name] is not None and not isinstance(claims[name], str):
-            raise LaunchError("missing_claim", f"The id_token's {name!r} claim is not text.", log=log)
+            raise LaunchError("missing_claim", _(
+                "The id_token's %(name)s claim is not text.",
+                name=repr(name),
+            ), log=log)

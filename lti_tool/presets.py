@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext
+
 from lti_tool.registry import RegistryError, check_url
 
 CANVAS_PRIVACY_EXTENSION = "https://canvas.instructure.com/lti/privacy_level"
@@ -19,7 +21,11 @@ CANVAS_PRIVACY_EXTENSION = "https://canvas.instructure.com/lti/privacy_level"
 
 @dataclass(frozen=True)
 class Preset:
-    """Where an LMS keeps its LTI endpoints, relative to the site URL an admin types."""
+    """Where an LMS keeps its LTI endpoints, relative to the site URL an admin types.
+
+    Hints are lazy translations, shown in the admin's language; labels stay as the products name
+    themselves (they also make up stored platform names).
+    """
 
     key: str
     label: str
@@ -43,8 +49,10 @@ PRESETS: dict[str, Preset] = {
         auth_url="/mod/lti/auth.php",
         token_url="/mod/lti/token.php",
         jwks_url="/mod/lti/certs.php",
-        deployment_hint="The tool's Deployment ID in Moodle's tool configuration details, often 1.",
-        site_hint="The Moodle site URL (its wwwroot), e.g. https://moodle.example.edu",
+        deployment_hint=lazy_gettext(
+            "The tool's Deployment ID in Moodle's tool configuration details, often 1.",
+        ),
+        site_hint=lazy_gettext("The Moodle site URL (its wwwroot), e.g. https://moodle.example.edu"),
     ),
     "canvas": Preset(
         key="canvas",
@@ -55,8 +63,10 @@ PRESETS: dict[str, Preset] = {
         auth_url="https://sso.canvaslms.com/api/lti/authorize_redirect",
         token_url="/login/oauth2/token",
         jwks_url="https://sso.canvaslms.com/api/lti/security/jwks",
-        deployment_hint="The app's Deployment Id, shown in its settings menu, e.g. 42:8865aa05b4b7...",
-        site_hint="Your school's Canvas URL, e.g. https://school.instructure.com",
+        deployment_hint=lazy_gettext(
+            "The app's Deployment Id, shown in its settings menu, e.g. 42:8865aa05b4b7...",
+        ),
+        site_hint=lazy_gettext("Your school's Canvas URL, e.g. https://school.instructure.com"),
     ),
     "canvas-beta": Preset(
         key="canvas-beta",
@@ -66,8 +76,8 @@ PRESETS: dict[str, Preset] = {
         auth_url="https://sso.beta.canvaslms.com/api/lti/authorize_redirect",
         token_url="/login/oauth2/token",
         jwks_url="https://sso.beta.canvaslms.com/api/lti/security/jwks",
-        deployment_hint="The app's Deployment Id, shown in its settings menu.",
-        site_hint="Your school's Canvas beta URL, e.g. https://school.beta.instructure.com",
+        deployment_hint=lazy_gettext("The app's Deployment Id, shown in its settings menu."),
+        site_hint=lazy_gettext("Your school's Canvas beta URL, e.g. https://school.beta.instructure.com"),
     ),
     "canvas-test": Preset(
         key="canvas-test",
@@ -77,8 +87,8 @@ PRESETS: dict[str, Preset] = {
         auth_url="https://sso.test.canvaslms.com/api/lti/authorize_redirect",
         token_url="/login/oauth2/token",
         jwks_url="https://sso.test.canvaslms.com/api/lti/security/jwks",
-        deployment_hint="The app's Deployment Id, shown in its settings menu.",
-        site_hint="Your school's Canvas test URL, e.g. https://school.test.instructure.com",
+        deployment_hint=lazy_gettext("The app's Deployment Id, shown in its settings menu."),
+        site_hint=lazy_gettext("Your school's Canvas test URL, e.g. https://school.test.instructure.com"),
     ),
     "canvas-self-hosted": Preset(
         key="canvas-self-hosted",
@@ -88,8 +98,8 @@ PRESETS: dict[str, Preset] = {
         auth_url="/api/lti/authorize_redirect",
         token_url="/login/oauth2/token",
         jwks_url="/api/lti/security/jwks",
-        deployment_hint="The app's Deployment Id, shown in its settings menu.",
-        site_hint="Your Canvas URL, e.g. https://canvas.example.edu",
+        deployment_hint=lazy_gettext("The app's Deployment Id, shown in its settings menu."),
+        site_hint=lazy_gettext("Your Canvas URL, e.g. https://canvas.example.edu"),
     ),
 }
 
@@ -151,7 +161,7 @@ class RegistrationBehaviour:
 
 GENERIC = RegistrationBehaviour(
     label="LTI 1.3 platform",
-    next_steps="Enable the tool in your LMS, then place it in a course.",
+    next_steps=lazy_gettext("Enable the tool in your LMS, then place it in a course."),
 )
 
 BEHAVIOURS: dict[str, RegistrationBehaviour] = {
@@ -160,8 +170,10 @@ BEHAVIOURS: dict[str, RegistrationBehaviour] = {
         repeated_messages="last",
         runs_in_iframe=False,
         sends_deployment_id=True,
-        next_steps="In Moodle, activate the tool under Manage tools, then add it to a course as an "
-        "External tool activity.",
+        next_steps=lazy_gettext(
+            "In Moodle, activate the tool under Manage tools, then add it to a course as an "
+            "External tool activity."
+        ),
     ),
     "canvas": RegistrationBehaviour(
         label="Canvas",
@@ -170,20 +182,24 @@ BEHAVIOURS: dict[str, RegistrationBehaviour] = {
         sends_deployment_id=False,
         default_privacy="anonymous",
         privacy_extension=CANVAS_PRIVACY_EXTENSION,
-        next_steps="In Canvas, enable the developer key, then install the app by its client id. "
-        "Canvas creates the deployment only then: give the app's Deployment Id to an admin of this "
-        "tool, who adds it (or approves it after its first launch, with UNKNOWN_DEPLOYMENTS=pending).",
+        next_steps=lazy_gettext(
+            "In Canvas, enable the developer key, then install the app by its client id. "
+            "Canvas creates the deployment only then: give the app's Deployment Id to an admin of this "
+            "tool, who adds it (or approves it after its first launch, with UNKNOWN_DEPLOYMENTS=pending)."
+        ),
     ),
     "sakai": RegistrationBehaviour(
         label="Sakai",
         repeated_messages="first",
         sends_deployment_id=True,
-        next_steps="In Sakai, make the tool available to sites, then add it to a site.",
+        next_steps=lazy_gettext("In Sakai, make the tool available to sites, then add it to a site."),
     ),
     "desire2learn": RegistrationBehaviour(
         label="D2L Brightspace",
         sends_deployment_id=True,
-        next_steps="In Brightspace, enable the deployment for the org units that will use the tool.",
+        next_steps=lazy_gettext(
+            "In Brightspace, enable the deployment for the org units that will use the tool.",
+        ),
     ),
 }
 

@@ -11,6 +11,7 @@ from typing import Iterable
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -29,25 +30,45 @@ def check_url(field: str, value: str | None) -> str:
     """An absolute https URL (http allowed for localhost only), without fragment or credentials."""
     value = (value or "").strip()
     if not value:
-        raise RegistryError(f"{field} is required")
+        raise RegistryError(_("%(field)s is required", field=field))
     try:
         parts = urlsplit(value)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise RegistryError(f"{field} {value!r} is not a valid URL") from None
+        raise RegistryError(_(
+            "%(field)s %(value)s is not a valid URL",
+            field=field,
+            value=repr(value),
+        )) from None
     if parts.scheme not in ("https", "http") or not host:
-        raise RegistryError(f"{field} {value!r} must be an absolute https:// URL")
+        raise RegistryError(_(
+            "%(field)s %(value)s must be an absolute https:// URL",
+            field=field,
+            value=repr(value),
+        ))
     if parts.scheme == "http" and host not in LOCAL_HOSTS:
         raise RegistryError(
-            f"{field} {value!r} must use https:// (plain http is accepted for localhost only)"
+            _(
+                "%(field)s %(value)s must use https:// (plain http is accepted for localhost only)",
+                field=field,
+                value=repr(value),
+            )
         )
     if parts.username or parts.password:
-        raise RegistryError(f"{field} {value!r} must not carry a user name or password")
+        raise RegistryError(_(
+            "%(field)s %(value)s must not carry a user name or password",
+            field=field,
+            value=repr(value),
+        ))
     if parts.fragment:
-        raise RegistryError(f"{field} {value!r} must not have a #fragment")
+        raise RegistryError(_(
+            "%(field)s %(value)s must not have a #fragment",
+            field=field,
+            value=repr(value),
+        ))
     if len(value) > 1000:
-        raise RegistryError(f"{field} is longer than 1000 characters")
+        raise RegistryError(_("%(field)s is longer than 1000 characters", field=field))
     return value
 
 
@@ -55,18 +76,22 @@ def check_issuer(value: str | None) -> str:
     # LTI issuers are https URLs; Moodle's is the site URL, Canvas's is canvas.instructure.com.
     value = check_url("issuer", value)
     if urlsplit(value).query:
-        raise RegistryError(f"issuer {value!r} must not have a query string")
+        raise RegistryError(_("issuer %(value)s must not have a query string", value=repr(value)))
     return value
 
 
 def check_identifier(field: str, value: str | None) -> str:
     value = (value or "").strip()
     if not value:
-        raise RegistryError(f"{field} is required")
+        raise RegistryError(_("%(field)s is required", field=field))
     if len(value) > 255:
-        raise RegistryError(f"{field} is longer than 255 characters")
+        raise RegistryError(_("%(field)s is longer than 255 characters", field=field))
     if any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise RegistryError(f"{field} {value!r} must not contain spaces or control characters")
+        raise RegistryError(_(
+            "%(field)s %(value)s must not contain spaces or control characters",
+            field=field,
+            value=repr(value),
+        ))
     return value
 
 
@@ -75,7 +100,9 @@ def check_public_key(value: str | None) -> str:
     try:
         load_pem_public_key(value.encode())
     except ValueError:
-        raise RegistryError("public key must be a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)") from None
+        raise RegistryError(_(
+            "public key must be a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)",
+        )) from None
     return value
 
 
@@ -104,14 +131,18 @@ def add_platform(data: PlatformInput) -> Platform:
     jwks_url = check_url("JWKS URL", data.jwks_url) if data.jwks_url else None
     public_key = check_public_key(data.public_key) if data.public_key else None
     if not jwks_url and not public_key:
-        raise RegistryError("a JWKS URL (or a static public key) is required to verify launches")
+        raise RegistryError(_("a JWKS URL (or a static public key) is required to verify launches"))
     deployment_ids = _check_deployment_ids(data.deployment_ids, required=data.require_deployment)
     status = check_status(data.status)
     if find_client(issuer, client_id) is not None:
-        raise RegistryError(f"issuer {issuer} already has client id {client_id!r} registered")
+        raise RegistryError(_(
+            "issuer %(issuer)s already has client id %(client_id)s registered",
+            issuer=issuer,
+            client_id=repr(client_id),
+        ))
     name = (data.name or "").strip() or (urlsplit(issuer).hostname or issuer)
     if len(name) > 200:
-        raise RegistryError("name is longer than 200 characters")
+        raise RegistryError(_("name is longer than 200 characters"))
 
     platform = Platform(
         name=name,
@@ -135,7 +166,11 @@ def add_platform(data: PlatformInput) -> Platform:
 def add_client(platform: Platform, client_id: str) -> PlatformClient:
     client_id = check_identifier("client id", client_id)
     if find_client(platform.issuer, client_id) is not None:
-        raise RegistryError(f"issuer {platform.issuer} already has client id {client_id!r} registered")
+        raise RegistryError(_(
+            "issuer %(issuer)s already has client id %(client_id)s registered",
+            issuer=platform.issuer,
+            client_id=repr(client_id),
+        ))
     client = PlatformClient(issuer=platform.issuer, client_id=client_id)
     platform.clients.append(client)
     db.session.flush()
@@ -146,7 +181,11 @@ def add_deployment(client: PlatformClient, deployment_id: str) -> Deployment:
     deployment_id = check_identifier("deployment id", deployment_id)
     if any(d.deployment_id == deployment_id for d in client.deployments):
         raise RegistryError(
-            f"deployment {deployment_id!r} is already registered for client id {client.client_id!r}"
+            _(
+                "deployment %(deployment_id)s is already registered for client id %(client_id)s",
+                deployment_id=repr(deployment_id),
+                client_id=repr(client.client_id),
+            )
         )
     deployment = Deployment(platform_id=client.platform_id, deployment_id=deployment_id)
     client.deployments.append(deployment)
@@ -161,7 +200,7 @@ def _check_deployment_ids(values: Iterable[str], *, required: bool = True) -> li
         if value not in checked:
             checked.append(value)
     if not checked and required:
-        raise RegistryError("at least one deployment id is required")
+        raise RegistryError(_("at least one deployment id is required"))
     return checked
 
 
@@ -203,14 +242,18 @@ def get_platform(ref: str | int) -> Platform:
     if ref.isdigit():
         platform = db.session.get(Platform, int(ref))
         if platform is None:
-            raise RegistryError(f"no platform with id {ref}")
+            raise RegistryError(_("no platform with id %(ref)s", ref=ref))
         return platform
     matches = list(db.session.scalars(select(Platform).where(Platform.issuer == ref)))
     if not matches:
-        raise RegistryError(f"no platform with issuer {ref!r}")
+        raise RegistryError(_("no platform with issuer %(ref)s", ref=repr(ref)))
     if len(matches) > 1:
         ids = ", ".join(str(p.id) for p in matches)
-        raise RegistryError(f"issuer {ref!r} has several platforms ({ids}); give the numeric id")
+        raise RegistryError(_(
+            "issuer %(ref)s has several platforms (%(ids)s); give the numeric id",
+            ref=repr(ref),
+            ids=ids,
+        ))
     return matches[0]
 
 
@@ -240,7 +283,11 @@ STATUSES = (PENDING, ACTIVE, DISABLED)
 
 def check_status(value: str | None) -> str:
     if value not in STATUSES:
-        raise RegistryError(f"status must be one of {', '.join(STATUSES)}, not {value!r}")
+        raise RegistryError(_(
+            "status must be one of %(STATUSES)s, not %(value)s",
+            STATUSES=', '.join(STATUSES),
+            value=repr(value),
+        ))
     return value
 
 
@@ -263,15 +310,19 @@ def update_platform(platform: Platform, data: PlatformUpdate) -> list[str]:
     jwks_url = check_url("JWKS URL", data.jwks_url) if (data.jwks_url or "").strip() else None
     public_key = check_public_key(data.public_key) if (data.public_key or "").strip() else None
     if not jwks_url and not public_key:
-        raise RegistryError("a JWKS URL (or a static public key) is required to verify launches")
+        raise RegistryError(_("a JWKS URL (or a static public key) is required to verify launches"))
     name = (data.name or "").strip() or (urlsplit(issuer).hostname or issuer)
     if len(name) > 200:
-        raise RegistryError("name is longer than 200 characters")
+        raise RegistryError(_("name is longer than 200 characters"))
     if issuer != platform.issuer:
         for client in platform.clients:
             other = find_client(issuer, client.client_id)
             if other is not None and other.id != client.id:
-                raise RegistryError(f"issuer {issuer} already has client id {client.client_id!r} registered")
+                raise RegistryError(_(
+                    "issuer %(issuer)s already has client id %(client_id)s registered",
+                    issuer=issuer,
+                    client_id=repr(client.client_id),
+                ))
     values = {
         "name": name,
         "issuer": issuer,

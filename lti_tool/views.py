@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import force_locale, gettext as _
 from sqlalchemy import text
 
-from lti_tool import identity, landing, launch as lti_launch
+from lti_tool import i18n, identity, landing, launch as lti_launch
 from lti_tool.csrf import csrf
 from lti_tool.cache import redis_client
 from lti_tool.db import db
@@ -47,6 +48,9 @@ def tool_url(endpoint: str, **values) -> str:
 def _reject(stage: str, error: lti_launch.LaunchError):
     db.session.rollback()
     details = error.log
+    # The launch log and the server log stay in English whatever language the page is shown in.
+    with force_locale(i18n.DEFAULT_LOCALE):
+        logged_message = str(error.message)
     db.session.add(
         LaunchLog(
             stage=stage,
@@ -58,7 +62,7 @@ def _reject(stage: str, error: lti_launch.LaunchError):
             user_sub=_clip(details.get("user_sub"), 255),
             outcome="rejected",
             reason=error.reason,
-            detail=error.message[:2000],
+            detail=logged_message[:2000],
         )
     )
     db.session.commit()
@@ -68,7 +72,7 @@ def _reject(stage: str, error: lti_launch.LaunchError):
         "%s rejected: %s: %s",
         stage,
         error.reason,
-        error.message,
+        logged_message,
         extra={"reason": error.reason, "issuer": details.get("issuer"), "client_id": details.get("client_id")},
     )
     return error_response(
@@ -167,9 +171,9 @@ def relaunch():
     if params is None:
         return error_response(
             400,
-            "This link has expired",
-            "The link to reopen the tool is used up or too old.",
-            hint="Open the tool again from your LMS.",
+            _("This link has expired"),
+            _("The link to reopen the tool is used up or too old."),
+            hint=_("Open the tool again from your LMS."),
         )
     params.pop("lti_storage_target", None)  # a top-level window has no storage frame; cookies work
     return _start_login(params)

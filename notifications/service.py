@@ -25,6 +25,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 from flask import current_app, render_template
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -60,16 +61,20 @@ DIGEST_NAMES = 25
 
 @dataclass(frozen=True)
 class KindInfo:
-    label: str  # on the preferences page
+    label: str  # on the preferences page; lazy, so it shows in the page's language
     audience: str  # learner or instructor
 
 
 KINDS: dict[str, KindInfo] = {
-    "item_published": KindInfo("New content in a course you take", LEARNER),
-    "due_soon": KindInfo("A quiz is due within 24 hours and you have not submitted it", LEARNER),
-    "grade_delivered": KindInfo("Your score reached your LMS gradebook", LEARNER),
-    "grade_failed": KindInfo("A learner's score could not be sent to the LMS gradebook", INSTRUCTOR),
-    "roster_digest": KindInfo("Daily digest of new learners in your courses", INSTRUCTOR),
+    "item_published": KindInfo(lazy_gettext("New content in a course you take"), LEARNER),
+    "due_soon": KindInfo(
+        lazy_gettext("A quiz is due within 24 hours and you have not submitted it"), LEARNER
+    ),
+    "grade_delivered": KindInfo(lazy_gettext("Your score reached your LMS gradebook"), LEARNER),
+    "grade_failed": KindInfo(
+        lazy_gettext("A learner's score could not be sent to the LMS gradebook"), INSTRUCTOR
+    ),
+    "roster_digest": KindInfo(lazy_gettext("Daily digest of new learners in your courses"), INSTRUCTOR),
 }
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask, abort, has_request_context, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from lti_tool.identity import current_launch, launch_id_from_request, load_launch, requires_launch
 from notifications import service, sources
@@ -39,7 +40,7 @@ def index():
     launch = current_launch()
     before = request.args.get("before", "")
     if before and not before.isdigit():
-        abort(400, description="The 'before' parameter must be a notification number.")
+        abort(400, description=_("The 'before' parameter must be a notification number."))
     items = service.latest(launch.platform_id, launch.user_pk, before_id=int(before) if before else None)
     titles = {pk: sources.context_title(pk) for pk in {n.context_pk for n in items if n.context_pk}}
     return render_template(
@@ -58,7 +59,7 @@ def index():
 def mark_read(notification_id: int):
     launch = current_launch()
     if not service.mark_read(launch.platform_id, launch.user_pk, notification_id):
-        abort(404, description="There is no such notification for you; it may belong to someone else.")
+        abort(404, description=_("There is no such notification for you; it may belong to someone else."))
     return _back()
 
 
@@ -99,7 +100,8 @@ def preferences():
             if name.startswith("email_") and name.removeprefix("email_") not in kinds
         ]
         if unknown:
-            abort(400, description=f"Unknown kind of notification: {', '.join(sorted(unknown))[:200]}.")
+            listed = ", ".join(sorted(unknown))[:200]
+            abort(400, description=_("Unknown kind of notification: %(unknown)s.", unknown=listed))
         service.set_email_choices(
             launch.platform_id, launch.user_pk, {kind: request.form.get(f"email_{kind}") == "on" for kind in kinds}
         )

@@ -24,11 +24,19 @@ from sqlalchemy import delete
 
 from lti_tool.app import create_app
 from lti_tool.db import db
+from lti_tool.i18n import TRANSLATIONS_DIR
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 RUN_ID = uuid.uuid4().hex[:10]
+
+
+def pytest_sessionstart(session) -> None:
+    # Compiled catalogs are build output; make them so a plain `pytest` tests the current .po files.
+    from babel.messages.frontend import CommandLineInterface
+
+    CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(TRANSLATIONS_DIR)])
 
 
 def _with_database(url: str, name: str) -> str:

@@ -21,6 +21,14 @@
     field.addEventListener("input", function () { field.dataset.touched = "1"; });
   }
 
+  // Messages come translated from the page (data-msg-* on the form); {name} marks a value.
+  function message(element, key, fallback, values) {
+    var form = element.closest("form");
+    var text = (form && form.getAttribute("data-msg-" + key)) || fallback;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(values[name]); });
+    return text;
+  }
+
   function setupDropzone(zone) {
     var input = zone.querySelector("input[type=file]");
     if (!input) return;
@@ -29,7 +37,7 @@
     note.setAttribute("aria-live", "polite");
     zone.appendChild(note);
     function show() {
-      note.textContent = input.files && input.files.length ? "Selected: " + input.files[0].name : "";
+      note.textContent = input.files && input.files.length ? message(zone, "selected", "Selected: {name}", { name: input.files[0].name }) : "";
     }
     ["dragenter", "dragover"].forEach(function (name) {
       zone.addEventListener(name, function (event) {
@@ -83,30 +91,30 @@
         if (!progress.lengthComputable) return;
         var percent = Math.round((progress.loaded / progress.total) * 100);
         bar.value = percent;
-        status.textContent = "Uploading: " + percent + "%";
+        status.textContent = message(form, "progress", "Uploading: {percent}%", { percent: percent });
       });
       request.addEventListener("load", function () {
         var body = null;
         try { body = JSON.parse(request.responseText); } catch (ignored) { body = null; }
         if (request.status >= 200 && request.status < 300 && body && body.redirect) {
-          status.textContent = "Saved.";
+          status.textContent = message(form, "saved", "Saved.");
           window.location.assign(body.redirect);
           return;
         }
         box.hidden = true;
         button.disabled = false;
-        status.textContent = (body && body.message) || ("The upload failed (HTTP " + request.status + ").");
+        status.textContent = (body && body.message) || message(form, "failed", "The upload failed (HTTP {status}).", { status: request.status });
         showErrors(form, body);
       });
       request.addEventListener("error", function () {
         box.hidden = true;
         button.disabled = false;
-        status.textContent = "The upload was interrupted. Check your connection and try again.";
+        status.textContent = message(form, "interrupted", "The upload was interrupted. Check your connection and try again.");
       });
       box.hidden = false;
       bar.value = 0;
       button.disabled = true;
-      status.textContent = "Uploading…";
+      status.textContent = message(form, "uploading", "Uploading…");
       request.send(new FormData(form));
     });
   }

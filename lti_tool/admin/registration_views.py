@@ -9,6 +9,7 @@ admin sets the tool up, and they share the admin area's description of the tool;
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 
 from lti_tool import dynamic_registration as dynreg
 from lti_tool import presets
@@ -56,7 +57,7 @@ def tool_offer() -> dynreg.ToolOffer:
 
 
 def _refused(error: dynreg.RegistrationError):
-    return error_response(error.status, "The tool could not be registered", error.message, hint=error.hint)
+    return error_response(error.status, _("The tool could not be registered"), error.message, hint=error.hint)
 
 
 @registration_bp.get("/lti/register")

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
+from flask_babel import gettext as _
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
@@ -421,10 +422,16 @@ def canvas_developer_key(offer: ToolOffer, privacy_level: str) -> dict[str, Any]
 def manual_values(offer: ToolOffer) -> list[tuple[str, str, str]]:
     """(field, value, where the LMS asks for it) for registering the tool by hand."""
     return [
-        ("Tool URL / Target link URI", offer.launch_url, "Moodle: Tool URL · Canvas: Target Link URI"),
-        ("Initiate login URL", offer.login_url, "Moodle: Initiate login URL · Canvas: OpenID Connect Initiation Url"),
-        ("Redirection URI(s)", offer.launch_url, "Moodle: Redirection URI(s) · Canvas: Redirect URIs"),
-        ("Public keyset URL", offer.jwks_url, "Moodle: Public keyset (Keyset URL) · Canvas: Public JWK URL"),
-        ("Deep linking (content selection) URL", offer.launch_url, "Moodle: Content Selection URL (tick Supports Deep Linking)"),
-        ("Icon URL", offer.logo_url, "Moodle: Icon URL · Canvas: Icon URL"),
+        (_("Tool URL / Target link URI"), offer.launch_url, "Moodle: Tool URL · Canvas: Target Link URI"),
+        (_(
+            "Initiate login URL",
+        ), offer.login_url, "Moodle: Initiate login URL · Canvas: OpenID Connect Initiation Url"),
+        (_("Redirection URI(s)"), offer.launch_url, "Moodle: Redirection URI(s) · Canvas: Redirect URIs"),
+        (_(
+            "Public keyset URL",
+        ), offer.jwks_url, "Moodle: Public keyset (Keyset URL) · Canvas: Public JWK URL"),
+        (_(
+            "Deep linking (content selection) URL",
+        ), offer.launch_url, "Moodle: Content Selection URL (tick Supports Deep Linking)"),
+        (_("Icon URL"), offer.logo_url, "Moodle: Icon URL · Canvas: Icon URL"),
     ]

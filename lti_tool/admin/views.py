@@ -22,6 +22,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from keys import service as keys_service
 from lti_tool import presets, registry
@@ -169,7 +170,7 @@ def index():
 def _platform_or_404(platform_id: int):
     platform = service.get_platform(platform_id)
     if platform is None:
-        abort(404, description=f"There is no platform {platform_id}.")
+        abort(404, description=_("There is no platform %(platform_id)s.", platform_id=platform_id))
     return platform
 
 
@@ -198,7 +199,7 @@ def platform_new():
             render_template("admin/platform_new.html", form=form, presets=presets.PRESETS.values(), error=str(error)),
             400,
         )
-    flash(f"Registered {platform.name}.")
+    flash(_("Registered %(platform)s.", platform=platform.name))
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
 
@@ -247,7 +248,7 @@ def platform_edit(platform_id: int):
         db.session.rollback()
         return render_template("admin/platform_edit.html", platform=_platform_or_404(platform_id), form=form,
                                error=str(error)), 400
-    flash("Saved." if changed else "Nothing changed.")
+    flash(_("Saved.") if changed else _("Nothing changed."))
     return redirect(url_for("admin.platform", platform_id=platform_id), code=303)
 
 
@@ -257,7 +258,7 @@ STATUS_ACTIONS = {"approve": registry.ACTIVE, "enable": registry.ACTIVE, "disabl
 def _status_for(action: str | None) -> str:
     status = STATUS_ACTIONS.get(action or "")
     if status is None:
-        abort(400, description="Choose approve, enable or disable.")
+        abort(400, description=_("Choose approve, enable or disable."))
     return status
 
 
@@ -271,7 +272,7 @@ def platform_status(platform_id: int):
     _audit(f"platform.{action}", "platform", platform.id, platform_id=platform.id,
            detail={"from": before, "to": status})
     db.session.commit()
-    flash(f"{platform.name} is now {status}.")
+    flash(_("%(platform)s is now %(status)s.", platform=platform.name, status=status))
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
 
@@ -281,7 +282,7 @@ def deployment_add(platform_id: int):
     client_pk = request.form.get("client_pk", type=int)
     client = service.get_client(platform, client_pk) if client_pk else None
     if client is None:
-        abort(400, description="Choose one of this platform's client ids.")
+        abort(400, description=_("Choose one of this platform's client ids."))
     try:
         deployment = registry.add_deployment(client, request.form.get("deployment_id", ""))
         _audit("deployment.added", "deployment", deployment.id, platform_id=platform.id,
@@ -289,9 +290,9 @@ def deployment_add(platform_id: int):
         db.session.commit()
     except registry.RegistryError as error:
         db.session.rollback()
-        flash(f"Not added: {error}.", "error")
+        flash(_("Not added: %(error)s.", error=error), "error")
         return redirect(url_for("admin.platform", platform_id=platform_id), code=303)
-    flash(f"Added deployment {deployment.deployment_id}.")
+    flash(_("Added deployment %(deployment_id)s.", deployment_id=deployment.deployment_id))
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
 
@@ -306,9 +307,9 @@ def client_add(platform_id: int):
         db.session.commit()
     except registry.RegistryError as error:
         db.session.rollback()
-        flash(f"Not added: {error}.", "error")
+        flash(_("Not added: %(error)s.", error=error), "error")
         return redirect(url_for("admin.platform", platform_id=platform_id), code=303)
-    flash(f"Added client id {client.client_id}.")
+    flash(_("Added client id %(client_id)s.", client_id=client.client_id))
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
 
@@ -317,7 +318,7 @@ def deployment_status(platform_id: int, deployment_pk: int):
     platform = _platform_or_404(platform_id)
     deployment = service.get_deployment(platform, deployment_pk)
     if deployment is None:
-        abort(404, description="This platform has no such deployment.")
+        abort(404, description=_("This platform has no such deployment."))
     action = request.form.get("action")
     status = _status_for(action)
     before = deployment.status
@@ -325,7 +326,11 @@ def deployment_status(platform_id: int, deployment_pk: int):
     _audit(f"deployment.{action}", "deployment", deployment.id, platform_id=platform.id,
            detail={"deployment_id": deployment.deployment_id, "from": before, "to": status})
     db.session.commit()
-    flash(f"Deployment {deployment.deployment_id} is now {status}.")
+    flash(_(
+        "Deployment %(deployment_id)s is now %(status)s.",
+        deployment_id=deployment.deployment_id,
+        status=status,
+    ))
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
 
@@ -358,18 +363,18 @@ def keys():
 @bp.post("/keys/rotate")
 def keys_rotate():
     if request.form.get("confirm") != "yes":
-        flash("Tick the confirmation box to rotate the keys.", "error")
+        flash(_("Tick the confirmation box to rotate the keys."), "error")
         return redirect(url_for("admin.keys"), code=303)
     try:
         rotation = keys_service.rotate()
     except keys_service.RotationConflict as error:
-        flash(f"Not rotated: {error}.", "error")
+        flash(_("Not rotated: %(error)s.", error=error), "error")
         return redirect(url_for("admin.keys"), code=303)
     _audit("keys.rotated", "key", rotation.active.kid,
            detail={"active": rotation.active.kid, "next": rotation.next.kid, "retired": rotation.retired.kid,
                    "deleted": rotation.deleted_kids})
     db.session.commit()
-    flash(f"Rotated: {rotation.active.kid} now signs.")
+    flash(_("Rotated: %(kid)s now signs.", kid=rotation.active.kid))
     return redirect(url_for("admin.keys"), code=303)
 
 

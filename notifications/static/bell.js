@@ -15,7 +15,10 @@
   function render(unread) {
     count.textContent = String(unread);
     count.hidden = unread === 0;
-    bell.setAttribute("aria-label", unread ? "Notifications: " + unread + " unread" : "Notifications, none unread");
+    // The page gives the labels in its language; {count} marks the number.
+    var some = bell.getAttribute("data-label-unread") || "Notifications: {count} unread";
+    var none = bell.getAttribute("data-label-none") || "Notifications, none unread";
+    bell.setAttribute("aria-label", unread ? some.split("{count}").join(String(unread)) : none);
   }
 
   function poll() {
@@ -28,7 +31,8 @@
       .then(function (data) {
         if (!data) { return; }
         if (data.unread > shown && status && data.newest.length) {
-          status.textContent = "New notification: " + data.newest[0].title;
+          var fresh = bell.getAttribute("data-label-new") || "New notification: {title}";
+          status.textContent = fresh.split("{title}").join(data.newest[0].title);
         }
         shown = data.unread;
         render(shown);

@@ -85,6 +85,7 @@ class FakeLms:
         custom: dict[str, str] | None = None,
         deep_linking: dict[str, Any] | None = None,
         name: str | None = None,
+        locale: str | None = None,
     ) -> Launch:
         with self.app.app_context():
             client = self._client(issuer)
@@ -105,6 +106,8 @@ class FakeLms:
                 claims[RESOURCE_LINK] = {"id": link, "title": "A link"}
             if custom:
                 claims[CUSTOM] = custom
+            if locale is not None:
+                claims["locale"] = locale
             if deep_linking is not None:
                 claims[DEEP_LINKING_SETTINGS] = deep_linking
             record = identity.record_launch(ValidatedLaunch(claims, client, deployment, message_type))

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, jsonify, redirect, request
 from sqlalchemy import func, select
 
+from lti_tool import i18n
 from lti_tool.db import db
 from lti_tool.dev_platform import views as dev_views
 from lti_tool.models import Deployment, Platform
@@ -68,6 +69,8 @@ def tool_app(tmp_path) -> Iterator[Flask]:
         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"check_same_thread": False, "timeout": 30}},
     )
     db.init_app(app)
+    # The registry's refusals are translatable messages: a host app brings the translations too.
+    i18n.init_app(app)
     with app.app_context():
         db.create_all()
     app.register_blueprint(dev_views.bp, url_prefix="/dev/lms")

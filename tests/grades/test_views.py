@@ -119,7 +119,7 @@ def test_retry_failed_and_resend_all_queue_deliveries(client, lms_course, lms, t
     db.session.expire_all()
     assert db.session.get(ScoreDelivery, row.id).status == "pending"
     follow = client.get(response.headers["Location"])
-    assert "Sending 1 failed grade(s) to the LMS again." in text(follow)
+    assert "Sending 1 failed grade to the LMS again." in text(follow)
 
     response = post(client, "/grades/resend-all", teacher)
     assert "notice=resent&count=1" in response.headers["Location"]
