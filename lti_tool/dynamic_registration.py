@@ -338,13 +338,21 @@ def check_public_host(url: str) -> None:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except (socket.gaierror, UnicodeError):
-        raise RegistrationError(f"The LMS's host {host!r} could not be found.", status=502) from None
+        raise RegistrationError(
+            gettext("The LMS's host %(host)s could not be found.", host=repr(host)), status=502
+        ) from None
     for address in addresses:
         if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
             raise RegistrationError(
-                f"The LMS's address {url} is on a private network ({address}), which this tool does not "
-                "contact for registrations.",
-                hint="If your LMS really is on your internal network, set REGISTRATION_PRIVATE_HOSTS=1.",
+                gettext(
+                    "The LMS's address %(url)s is on a private network (%(address)s), which this tool "
+                    "does not contact for registrations.",
+                    url=url,
+                    address=address,
+                ),
+                hint=gettext(
+                    "If your LMS really is on your internal network, set REGISTRATION_PRIVATE_HOSTS=1."
+                ),
             )
 
 
@@ -374,8 +382,18 @@ def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConf
         body = _read(response)
     if response.status_code != 200:
         raise RegistrationError(
-            f"The LMS's OpenID configuration at {url} answered HTTP {response.status_code}"
-            + (f": {_trimmed(body)}" if body.strip() else "."),
+            gettext(
+                "The LMS's OpenID configuration at %(url)s answered HTTP %(status_code)s: %(detail)s",
+                url=url,
+                status_code=response.status_code,
+                detail=_trimmed(body),
+            )
+            if body.strip()
+            else gettext(
+                "The LMS's OpenID configuration at %(url)s answered HTTP %(status_code)s.",
+                url=url,
+                status_code=response.status_code,
+            ),
             status=502,
         )
     try:
@@ -494,7 +512,7 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
     with response:
         raw = _read(response)
     if not 200 <= response.status_code < 300:
-        detail = _trimmed(raw) if raw.strip() else "no explanation given"
+        detail = _trimmed(raw) if raw.strip() else gettext("no explanation given")
         raise RegistrationError(
             gettext(
                 "The LMS refused the registration (HTTP %(status_code)s): %(detail)s",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask, current_app, has_app_context, request
+from flask_babel import gettext as _, ngettext
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import Storage
 from limits.strategies import RateLimiter
@@ -79,11 +80,20 @@ def _too_many(exc: RateLimitExceeded):
     wait = _retry_after_seconds()
     body, status = error_response(
         429,
-        "Too many requests",
-        f"This address has sent more requests to this page than the tool accepts ({exc.description}). "
-        f"Wait {wait} second{'s' if wait != 1 else ''} and try again.",
-        hint="Many people on one network share its address; if this keeps happening at busy times, "
-        "ask the tool's administrator to raise the limit.",
+        _("Too many requests"),
+        # The limit itself ("10 per 1 minute") is the settings' notation, quoted as it is.
+        ngettext(
+            "This address has sent more requests to this page than the tool accepts (%(limit)s). "
+            "Wait %(num)d second and try again.",
+            "This address has sent more requests to this page than the tool accepts (%(limit)s). "
+            "Wait %(num)d seconds and try again.",
+            wait,
+            limit=exc.description,
+        ),
+        hint=_(
+            "Many people on one network share its address; if this keeps happening at busy times, "
+            "ask the tool's administrator to raise the limit."
+        ),
     )
     # Flask-Limiter keeps the later of this and its own reset time; both say when to come back.
     return body, status, {"Retry-After": str(wait)}

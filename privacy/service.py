@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import LazyString, gettext as _, lazy_gettext, ngettext
 from sqlalchemy import Table, delete, func, or_, select, update
 
 from lti_tool import jobs
@@ -56,40 +57,48 @@ class Holding:
     table: str
     column: str
     on_erase: str
-    what: str
+    what: LazyString
 
 
+# `what` is shown on the admin page and in the export, in the reader's language.
 HOLDINGS: tuple[Holding, ...] = (
-    Holding("users", "id", PSEUDONYMISE,
-            "Profile from the LMS launch: LMS user id, name, email, picture, locale. Erase replaces "
-            "the LMS user id by a random pseudonym and removes the rest."),
-    Holding("enrollments", "user_pk", KEEP,
-            "Roles in each LMS course, as of the latest launch. Kept (pseudonymous) so course "
-            "figures stay right."),
-    Holding("events", "user_pk", STRIP,
-            "Raw learning events (launches, views, media progress, quiz submissions, grades). "
-            "Kept pseudonymous until their retention ends; free text (LMS error messages) removed."),
-    Holding("grade_attempts", "user_pk", DELETE, "Quiz attempts with the answers given and their scores."),
+    Holding("users", "id", PSEUDONYMISE, lazy_gettext(
+        "Profile from the LMS launch: LMS user id, name, email, picture, locale. Erase replaces "
+        "the LMS user id by a random pseudonym and removes the rest.")),
+    Holding("enrollments", "user_pk", KEEP, lazy_gettext(
+        "Roles in each LMS course, as of the latest launch. Kept (pseudonymous) so course "
+        "figures stay right.")),
+    Holding("events", "user_pk", STRIP, lazy_gettext(
+        "Raw learning events (launches, views, media progress, quiz submissions, grades). "
+        "Kept pseudonymous until their retention ends; free text (LMS error messages) removed.")),
+    Holding("grade_attempts", "user_pk", DELETE,
+            lazy_gettext("Quiz attempts with the answers given and their scores.")),
     Holding("grade_deliveries", "user_pk", DELETE,
-            "Scores sent (or to be sent) to the LMS gradebook and where each delivery stands."),
+            lazy_gettext("Scores sent (or to be sent) to the LMS gradebook and where each delivery stands.")),
     Holding("grade_memberships", "user_pk", DELETE,
-            "Course rosters as the LMS's Names and Roles service listed them."),
-    Holding("notifications", "user_pk", DELETE, "In-app notifications received (their emails go with them)."),
-    Holding("notification_preferences", "user_pk", DELETE, "Email choices per kind of notification."),
-    Holding("notification_roster_seen", "user_pk", KEEP,
-            "That teachers were told about this learner joining a course (ids only). Kept so the "
-            "pseudonymous learner is not announced again."),
+            lazy_gettext("Course rosters as the LMS's Names and Roles service listed them.")),
+    Holding("notifications", "user_pk", DELETE,
+            lazy_gettext("In-app notifications received (their emails go with them).")),
+    Holding("notification_preferences", "user_pk", DELETE,
+            lazy_gettext("Email choices per kind of notification.")),
+    Holding("notification_roster_seen", "user_pk", KEEP, lazy_gettext(
+        "That teachers were told about this learner joining a course (ids only). Kept so the "
+        "pseudonymous learner is not announced again.")),
     Holding("courses", "owner_pk", KEEP,
-            "Courses this person authored (teaching content, kept for its learners)."),
-    Holding("course_placements", "placed_by_pk", KEEP, "Courses this person placed in an LMS course."),
+            lazy_gettext("Courses this person authored (teaching content, kept for its learners).")),
+    Holding("course_placements", "placed_by_pk", KEEP,
+            lazy_gettext("Courses this person placed in an LMS course.")),
     Holding("analytics_facts", "user_pk", KEEP,
-            "One row per learning event counted by analytics (ids and numbers)."),
-    Holding("analytics_media_state", "user_pk", KEEP, "Furthest point reached in each video or audio."),
+            lazy_gettext("One row per learning event counted by analytics (ids and numbers).")),
+    Holding("analytics_media_state", "user_pk", KEEP,
+            lazy_gettext("Furthest point reached in each video or audio.")),
     Holding("analytics_dirty_learners", "user_pk", KEEP,
-            "Analytics bookkeeping: figures waiting to be recounted."),
-    Holding("analytics_learner_items", "user_pk", KEEP, "Progress per item: views, time, attempts, completion."),
-    Holding("analytics_learners", "user_pk", KEEP, "Progress per course: activity, time on task, mean score."),
-    Holding("privacy_erasures", "user_pk", KEEP, "The record of an erase (no personal data)."),
+            lazy_gettext("Analytics bookkeeping: figures waiting to be recounted.")),
+    Holding("analytics_learner_items", "user_pk", KEEP,
+            lazy_gettext("Progress per item: views, time, attempts, completion.")),
+    Holding("analytics_learners", "user_pk", KEEP,
+            lazy_gettext("Progress per course: activity, time on task, mean score.")),
+    Holding("privacy_erasures", "user_pk", KEEP, lazy_gettext("The record of an erase (no personal data).")),
 )
 
 
@@ -102,11 +111,15 @@ class PendingScores(PrivacyError):
 
     def __init__(self, count: int):
         self.count = count
-        super().__init__(
-            f"{count} score(s) of this learner are still on their way to the LMS gradebook and "
-            "need the LMS user id to get there. Erase once they are delivered (or failed), or "
-            "cancel them as part of the erase."
-        )
+        super().__init__(ngettext(
+            "%(num)d score of this learner is still on its way to the LMS gradebook and needs the "
+            "LMS user id to get there. Erase once it is delivered (or failed), or cancel it as part "
+            "of the erase.",
+            "%(num)d scores of this learner are still on their way to the LMS gradebook and need "
+            "the LMS user id to get there. Erase once they are delivered (or failed), or cancel them "
+            "as part of the erase.",
+            count,
+        ))
 
 
 def _table(name: str) -> Table:
@@ -121,7 +134,10 @@ def _now_iso() -> str:
 
 
 def find_platform(issuer: str, client_id: str | None = None) -> Platform:
-    """The platform of an issuer (and client id, where hosted Canvas tenants share an issuer)."""
+    """The platform of an issuer (and client id, where hosted Canvas tenants share an issuer).
+
+    For the CLI only, whose output is English (as every command's is): its messages are not marked.
+    """
     issuer = (issuer or "").strip()
     if not issuer:
         raise PrivacyError("give the LMS's issuer")
@@ -156,7 +172,7 @@ def search_users(*, platform_id: int | None = None, sub: str | None = None, emai
     """Users by exact LMS user id (within a platform when given) or exact email (any case)."""
     sub, email = (sub or "").strip(), (email or "").strip().lower()
     if not sub and not email:
-        raise PrivacyError("give the LMS user id or the email address")
+        raise PrivacyError(_("give the LMS user id or the email address"))
     query = select(User).order_by(User.platform_id, User.id).limit(limit)
     if platform_id is not None:
         query = query.where(User.platform_id == platform_id)
@@ -226,7 +242,7 @@ def _user_notifications(user: User):
 def export(platform: Platform, user: User) -> dict[str, Any]:
     """Everything the tool holds about `user`, as one JSON-ready document."""
     if user.platform_id != platform.id:
-        raise PrivacyError("this user belongs to another platform")
+        raise PrivacyError(_("this user belongs to another platform"))
     data: dict[str, list[dict[str, Any]]] = {}
     for holding in HOLDINGS:
         table = _table(holding.table)
@@ -246,9 +262,10 @@ def export(platform: Platform, user: User) -> dict[str, Any]:
         "contexts": _rows(contexts, contexts.c.id.in_(sorted(context_ids))) if context_ids else [],
         "data": data,
         "descriptions": {
-            **{h.table: h.what for h in HOLDINGS if h.table != "users"},
-            "notification_emails": "Emails of those notifications: address, status, when sent.",
-            "launch_log": "Launch attempts from the LMS (accepted or refused, with the reason).",
+            # In the language of whoever exports (the CLI's is English).
+            **{h.table: str(h.what) for h in HOLDINGS if h.table != "users"},
+            "notification_emails": _("Emails of those notifications: address, status, when sent."),
+            "launch_log": _("Launch attempts from the LMS (accepted or refused, with the reason)."),
         },
     }
 
@@ -271,12 +288,16 @@ def identifying_strings(user: User) -> list[str]:
 def check_reason(reason: str | None, user: User) -> str:
     reason = " ".join((reason or "").split())
     if not reason:
-        raise PrivacyError("give a reason (a ticket number, or 'request by the learner')")
+        raise PrivacyError(_("give a reason (a ticket number, or 'request by the learner')"))
     if len(reason) > MAX_REASON_CHARS:
-        raise PrivacyError(f"the reason must have at most {MAX_REASON_CHARS} characters")
+        raise PrivacyError(ngettext(
+            "the reason must have at most %(num)d character",
+            "the reason must have at most %(num)d characters",
+            MAX_REASON_CHARS,
+        ))
     lowered = reason.casefold()
     if any(s.casefold() in lowered for s in identifying_strings(user)):
-        raise PrivacyError("the reason names the learner; the erase record must hold no personal data")
+        raise PrivacyError(_("the reason names the learner; the erase record must hold no personal data"))
     return reason
 
 
@@ -352,7 +373,7 @@ def erase(
     need the LMS user id to reach the gradebook, which the erase removes.
     """
     if user.platform_id != platform.id:
-        raise PrivacyError("this user belongs to another platform")
+        raise PrivacyError(_("this user belongs to another platform"))
     if is_erased(user):
         existing = erasure_of(user)
         if existing is not None:

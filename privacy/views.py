@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from lti_tool import registry
 from lti_tool.admin import views as admin_views
@@ -26,7 +27,7 @@ admin_views.bp.register_blueprint(bp, url_prefix="/privacy")
 def _user_or_404(user_pk: int) -> tuple[Platform, User]:
     user = db.session.get(User, user_pk)
     if user is None:
-        abort(404, description=f"There is no user {user_pk}.")
+        abort(404, description=_("There is no user %(user_pk)s.", user_pk=user_pk))
     return db.session.get(Platform, user.platform_id), user
 
 
@@ -39,12 +40,12 @@ def index():
         platform_id = None
         if form["platform"]:
             if not form["platform"].isdigit() or not any(p.id == int(form["platform"]) for p in platforms):
-                abort(400, description="Choose one of the registered platforms, or all of them.")
+                abort(400, description=_("Choose one of the registered platforms, or all of them."))
             platform_id = int(form["platform"])
         try:
             results = service.search_users(platform_id=platform_id, sub=form["sub"], email=form["email"])
         except service.PrivacyError as exc:
-            error, status = f"Not searched: {exc}.", 400
+            error, status = _("Not searched: %(error)s.", error=exc), 400
     return render_template(
         "privacy/index.html",
         platforms=platforms,
@@ -94,11 +95,11 @@ def export(user_pk: int):
 def erase(user_pk: int):
     platform, person = _user_or_404(user_pk)
     if service.is_erased(person):
-        flash("This user was already erased; nothing changed.")
+        flash(_("This user was already erased; nothing changed."))
         return redirect(url_for(".user", user_pk=person.id), code=303)
     if (request.form.get("confirm") or "").strip() != person.sub:
         return _user_page(platform, person, status=400,
-                          error="Not erased: type the LMS user id exactly as shown to confirm.")
+                          error=_("Not erased: type the LMS user id exactly as shown to confirm."))
     try:
         record = service.erase(
             platform,
@@ -112,9 +113,10 @@ def erase(user_pk: int):
         db.session.commit()
     except service.PendingScores as exc:
         db.session.rollback()
-        return _user_page(platform, person, status=409, error=f"Not erased: {exc}")
+        return _user_page(platform, person, status=409, error=_("Not erased: %(error)s", error=exc))
     except service.PrivacyError as exc:
         db.session.rollback()
-        return _user_page(platform, person, status=400, error=f"Not erased: {exc}.")
-    flash(f"Erased. The user is now the pseudonym {record.pseudonym}; erasure record {record.id}.")
+        return _user_page(platform, person, status=400, error=_("Not erased: %(error)s.", error=exc))
+    flash(_("Erased. The user is now the pseudonym %(pseudonym)s; erasure record %(record_id)s.",
+            pseudonym=record.pseudonym, record_id=record.id))
     return redirect(url_for(".user", user_pk=person.id), code=303)

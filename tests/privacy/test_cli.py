@@ -96,7 +96,7 @@ def test_erase_with_a_personal_reason_or_pending_scores_fails_and_changes_nothin
         db.session.execute(update(ScoreDelivery).values(status="pending"))
         db.session.commit()
     result = runner.invoke(args=[*args, "--reason", "ticket 3"])
-    assert result.exit_code == 1 and "still on their way" in result.output
+    assert result.exit_code == 1 and "way to the LMS gradebook" in result.output
     with app.app_context():
         assert db.session.get(User, world.target_pk).sub == TARGET["sub"]
     result = runner.invoke(args=[*args, "--reason", "ticket 3", "--cancel-pending"])

@@ -146,14 +146,32 @@ def test_pending_scores_are_shown_and_must_be_cancelled_explicitly(app, admin_cl
                            .values(status="pending"))
         db.session.commit()
     text = page(admin_client.get(_user_page(world)))
-    assert "1 score(s) are still on their way" in text and 'name="cancel_pending"' in text
+    assert "1 score is still on its way" in text and 'name="cancel_pending"' in text
     token = csrf_from(admin_client, _user_page(world))
     form = {"csrf_token": token, "confirm": TARGET["sub"], "reason": "ticket 9"}
     response = admin_client.post(f"{_user_page(world)}/erase", data=form)
-    assert response.status_code == 409 and "still on their way" in page(response)
+    assert response.status_code == 409 and "1 score of this learner is still on its way" in page(response)
     response = admin_client.post(f"{_user_page(world)}/erase", data={**form, "cancel_pending": "yes"})
     assert response.status_code == 303
 
 
 def test_the_admin_navigation_links_the_privacy_pages(app, admin_client):
     assert 'href="/admin/privacy/"' in page(admin_client.get("/admin/"))
+
+
+def test_the_privacy_pages_speak_the_browsers_language(app, admin_client):
+    from grades.models import ScoreDelivery
+
+    world = _world(app)
+    with app.app_context():
+        db.session.execute(update(ScoreDelivery).where(ScoreDelivery.user_pk == world.target_pk)
+                           .values(status="pending"))
+        db.session.commit()
+    spanish = {"Accept-Language": "es-ES,es;q=0.9"}
+    text = page(admin_client.get(_user_page(world), headers=spanish))
+    assert '<html lang="es"' in text and "Suprimir los datos de esta persona" in text
+    assert "1 puntuación aún está en camino" in text and "se conserva" in text
+    assert "Erase this person" not in text
+    response = admin_client.get("/admin/privacy/?search=1", headers=spanish)
+    assert response.status_code == 400
+    assert "No se buscó: indique el id de usuario del LMS o la dirección de correo" in page(response)
