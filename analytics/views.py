@@ -88,15 +88,17 @@ def _moment_arg(name: str) -> datetime | None:
         if len(raw) == 10:
             return datetime.combine(date.fromisoformat(raw), time(), timezone.utc)
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+        # A moment at the edge of the calendar may not exist in UTC (9999-12-31T23:59-05:00).
+        moment = moment.astimezone(timezone.utc) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None:
         abort(
             400,
             description=f"{name} must be a date (2025-01-31) or a date and time with its zone "
             f"(2025-01-31T08:00:00Z); got {raw[:40]!r}.",
         )
-    return moment.astimezone(timezone.utc)
+    return moment
 
 
 def _teacher(context_pk: int) -> CurrentLaunch:
