@@ -250,7 +250,7 @@ def _trimmed(body: bytes) -> str:
     text = body.decode("utf-8", "replace")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         parts = [str(data[k]) for k in ("error", "error_description", "message", "errors") if data.get(k)]
@@ -305,7 +305,7 @@ def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConf
         )
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting no configuration has
         raise RegistrationError(
             f"The LMS's OpenID configuration at {url} is not JSON "
             f"(it starts with {_trimmed(body[:80])!r}).",
@@ -420,7 +420,7 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
         )
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise RegistrationError("The LMS accepted the registration but its answer is not JSON.", status=502) from None
     if not isinstance(data, dict):
         raise RegistrationError("The LMS accepted the registration but its answer is not a JSON object.", status=502)
