@@ -63,6 +63,6 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(
             500,
-            InternalServerError.name,
+            InternalServerError().name,
             "Something went wrong on our side. The error was logged; please try again.",
         )
