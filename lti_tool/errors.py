@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("lti_tool")
@@ -47,7 +48,18 @@ def error_response(
     )
 
 
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request bodies nested past the recursion limit are bad JSON (a 400), not a crash (a 500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:

@@ -157,3 +157,13 @@ def test_media_progress_with_hostile_json(app, quizzes, payload):
     before = row_counts(app)
     response = quizzes["ada"].post_json(f"/courses/view/item/{quizzes['quiz']}/progress", payload)
     assert_refused_or_fine(app, response, before)
+
+
+def test_media_progress_with_json_nested_too_deep(app, quizzes):
+    before = row_counts(app)
+    ada = quizzes["ada"]
+    headers = {"X-Launch-Id": ada.launch_id, "X-CSRF-Token": ada.token, "Content-Type": "application/json"}
+    for body in ("[" * 100_000 + "]" * 100_000, '{"position": ' * 50_000 + "1" + "}" * 50_000, '{"position": "\\ud800"}'):
+        response = ada.client.post(f"/courses/view/item/{quizzes['quiz']}/progress", data=body, headers=headers)
+        assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert row_counts(app) == before
