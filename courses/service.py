@@ -654,7 +654,8 @@ def check_item_form(kind: str, form: Form) -> dict[str, Any]:
         raw_attempts = _one(form, "attempts_allowed").strip()
         if raw_attempts:
             # isascii: "²".isdigit() is true, and int() refuses it (and thousands of digits).
-            if not (raw_attempts.isascii() and raw_attempts.isdigit() and len(raw_attempts) <= 6) or not 1 <= int(raw_attempts) <= MAX_ATTEMPTS:
+            plain = raw_attempts.isascii() and raw_attempts.isdigit() and len(raw_attempts) <= 6
+            if not plain or not 1 <= int(raw_attempts) <= MAX_ATTEMPTS:
                 errors["attempts_allowed"] = f"Enter a whole number of attempts from 1 to {MAX_ATTEMPTS}, or leave it empty for no limit."
             else:
                 values["attempts_allowed"] = int(raw_attempts)

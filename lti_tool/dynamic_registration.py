@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -273,7 +274,8 @@ def check_request(openid_configuration: str | None, registration_token: str | No
             "The registration request has no registration_token parameter.",
             hint="Start the registration again from your LMS; it issues a new token each time.",
         )
-    if len(registration_token) > MAX_TOKEN_CHARS or any(ch.isspace() for ch in registration_token):
+    # Visible ASCII only: it travels in an Authorization header, which cannot carry anything else.
+    if len(registration_token) > MAX_TOKEN_CHARS or not re.fullmatch(r"[\x21-\x7e]+", registration_token):
         raise RegistrationError("The registration_token is not a valid token.")
     try:
         url = registry.check_url("openid_configuration", openid_configuration)

@@ -6,7 +6,7 @@ The admin pages use Flask-WTF's session-bound CSRF token; each example posts wit
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lti_tool import registry
@@ -39,7 +39,7 @@ def platform_id(app):
             )
         )
         db.session.commit()
-        return platform.id
+        return platform.id, platform.clients[0].deployments[0].id
 
 
 def post_raw(client, path: str, pairs, token: str):
@@ -55,7 +55,8 @@ def test_login_survives_hostile_fields(many_logins):
     client = many_logins.test_client()
     token = csrf(client, "/admin/login")
 
-    @HOSTILE
+    # Fewer examples: each one hashes a password, slowly on purpose.
+    @settings(HOSTILE, max_examples=12)
     @given(pairs=hostile_fields(["email", "password", "next"]))
     def check(pairs):
         before = row_counts(many_logins)
@@ -72,7 +73,7 @@ ADMIN_FORMS = {
     "platform status": ("/admin/platforms/{id}/status", ["action"]),
     "add deployment": ("/admin/platforms/{id}/deployments", ["client_pk", "deployment_id"]),
     "add client": ("/admin/platforms/{id}/clients", ["client_id", "deployment_ids"]),
-    "deployment status": ("/admin/platforms/{id}/deployments/1/status", ["action"]),
+    "deployment status": ("/admin/platforms/{id}/deployments/{deployment}/status", ["action"]),
     "rotate keys": ("/admin/keys/rotate", ["confirm"]),
 }
 
@@ -80,7 +81,7 @@ ADMIN_FORMS = {
 @pytest.mark.parametrize("name", list(ADMIN_FORMS))
 def test_admin_forms_survive_hostile_fields(app, admin_client, platform_id, name):
     path, fields = ADMIN_FORMS[name]
-    path = path.format(id=platform_id)
+    path = path.format(id=platform_id[0], deployment=platform_id[1])
     token = csrf(admin_client)
 
     @HOSTILE
@@ -96,7 +97,7 @@ def test_admin_forms_survive_hostile_fields(app, admin_client, platform_id, name
 @pytest.mark.parametrize("client_pk", ["0", "-1", "2147483648", "9" * 30, "1e3", "²"])
 def test_out_of_range_client_ids_are_refused(app, admin_client, platform_id, client_pk):
     before = row_counts(app)
-    response = post_raw(admin_client, f"/admin/platforms/{platform_id}/deployments",
+    response = post_raw(admin_client, f"/admin/platforms/{platform_id[0]}/deployments",
                         [("client_pk", client_pk), ("deployment_id", "2")], csrf(admin_client))
     assert response.status_code == 400
     assert row_counts(app) == before
@@ -108,7 +109,7 @@ def test_out_of_range_client_ids_are_refused(app, admin_client, platform_id, cli
         "http://127.0.0.1:1/", "file:///etc/passwd", "https://" + "a" * 3000 + ".example", "javascript:alert(1)",
         "https://lms.example.edu/\x00", "https://[::1]:99999/",
     ])),
-    registration_token=st.one_of(st.none(), st.text(max_size=200)),
+    registration_token=st.one_of(st.none(), st.text(max_size=200), st.sampled_from(["tökén", "Ā" * 10, "a\r\nX-Evil: 1"])),
 )
 def test_registration_start_refuses_hostile_parameters(app, openid_configuration, registration_token):
     client = app.test_client()
@@ -116,5 +117,16 @@ def test_registration_start_refuses_hostile_parameters(app, openid_configuration
     before = row_counts(app)
     response = client.get("/lti/register", query_string=params)
     # 502: the URL was acceptable but nothing usable answered there.
+    assert response.status_code in (400, 502), response.get_data(as_text=True)[:300]
+    assert {name for name, count in row_counts(app).items() if count != before[name]} <= {"cache_entries"}
+
+
+@HOSTILE
+@given(pairs=hostile_fields(["openid_configuration", "registration_token"]))
+def test_registration_finish_refuses_hostile_fields(app, pairs):
+    """The LMS's POST (no CSRF token: the single-use registration token authenticates it)."""
+    client = app.test_client()
+    before = row_counts(app)
+    response = client.post("/lti/register", data=form_body(pairs), content_type=FORM)
     assert response.status_code in (400, 502), response.get_data(as_text=True)[:300]
     assert {name for name, count in row_counts(app).items() if count != before[name]} <= {"cache_entries"}
