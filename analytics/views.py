@@ -95,9 +95,11 @@ def _moment_arg(name: str) -> datetime | None:
         if len(raw) == 10:
             return datetime.combine(date.fromisoformat(raw), time(), timezone.utc)
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+        # A moment at the edge of the calendar may not exist in UTC (9999-12-31T23:59-05:00).
+        moment = moment.astimezone(timezone.utc) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None:
         abort(
             400,
             description=_(
@@ -107,7 +109,7 @@ def _moment_arg(name: str) -> datetime | None:
                 raw=repr(raw[:40]),
             ),
         )
-    return moment.astimezone(timezone.utc)
+    return moment
 
 
 def _teacher(context_pk: int) -> CurrentLaunch:

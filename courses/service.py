@@ -681,7 +681,9 @@ def check_item_form(kind: str, form: Form) -> dict[str, Any]:
     if kind == QUIZ:
         raw_attempts = _one(form, "attempts_allowed").strip()
         if raw_attempts:
-            if not raw_attempts.isdigit() or not 1 <= int(raw_attempts) <= MAX_ATTEMPTS:
+            # isascii: "²".isdigit() is true, and int() refuses it (and thousands of digits).
+            plain = raw_attempts.isascii() and raw_attempts.isdigit() and len(raw_attempts) <= 6
+            if not plain or not 1 <= int(raw_attempts) <= MAX_ATTEMPTS:
                 errors["attempts_allowed"] = _(
                     "Enter a whole number of attempts from 1 to %(MAX_ATTEMPTS)s, or leave it empty for no "
                     "limit.",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import math
 import os
 import re
 import secrets
@@ -136,7 +137,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)
@@ -152,7 +153,7 @@ def _reason(response: requests.Response) -> str:
     text = ""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         parts = [body.get(k) for k in ("error", "error_description", "reason", "message", "errors")]
@@ -295,14 +296,15 @@ def _request_token(client: Client, scopes: tuple[str, ...]) -> tuple[str, float]
         body = response.json()
         token = body["access_token"]
         lifetime = float(body.get("expires_in") or 3600)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise ServiceError(f"{what}: the LMS answered without an access_token", retryable=True) from None
     if not isinstance(token, str) or not token:
         raise ServiceError(f"{what}: the LMS answered without an access_token", retryable=True)
     log.info(
         "new LMS access token for %s (client %s), %d scopes", client.issuer, client.client_id, len(scopes)
     )
-    return token, max(lifetime, 0.0)
+    # NaN, infinity ("1e999") or centuries must not become a cache lifetime; a day is plenty.
+    return token, min(max(lifetime, 0.0), 24 * 3600.0) if math.isfinite(lifetime) else 0.0
 
 
 def call(
@@ -359,7 +361,7 @@ def next_link(header: str | None) -> str | None:
 def _json(response: requests.Response, what: str) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ServiceError(
             f"{what}: the LMS answered with something that is not JSON", retryable=True
         ) from None

@@ -107,7 +107,9 @@ def _notice() -> str | None:
     if template is None:
         return None
     count = request.args.get("count", "0")
-    return template(int(count) if count.isdigit() else 0)
+    # Only a plain, short number is shown ("²" passes isdigit, and int() refuses 5000 digits).
+    shown = int(count) if count.isascii() and count.isdigit() and len(count) <= 9 else 0
+    return template(shown)
 
 
 @bp.post("/retry-failed")

@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import load_settings
 from config.settings import PROJECT_ROOT
 from lti_tool import cache, csrf, errors, i18n, limits, observability, security, tracing
-from lti_tool.db import db
+from lti_tool.db import RowIdConverter, db
 
 migrate = Migrate()
 
@@ -37,6 +37,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         instance_path=settings.INSTANCE_PATH,
         instance_relative_config=False,
     )
+    # Before any blueprint adds its routes: they bind their converters when added.
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.SECRET_KEY,

@@ -68,7 +68,8 @@ def _protect() -> None:
     )
     if launch_id:
         sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
-        if not hmac.compare_digest(sent, launch_token(launch_id)):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 400).
+        if not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), launch_token(launch_id).encode()):
             abort(400, description=_(
                 "This form is stale or was not sent from this tool's page. Reload the page and try again.",
             ))

@@ -1,11 +1,13 @@
 """The one SQLAlchemy handle, unbound until the factory calls `db.init_app(app)`."""
 
 from datetime import datetime, timezone
+from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.routing import IntegerConverter, Map
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -48,3 +50,15 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+# The largest id an Integer primary key can hold on PostgreSQL (SQLite stops at 2**63 - 1).
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every URL: a number past any row id is a 404 at routing, not a database error."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)

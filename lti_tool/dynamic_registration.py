@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -288,7 +289,7 @@ def _trimmed(body: bytes) -> str:
     text = body.decode("utf-8", "replace")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         parts = [str(data[k]) for k in ("error", "error_description", "message", "errors") if data.get(k)]
@@ -313,7 +314,8 @@ def check_request(openid_configuration: str | None, registration_token: str | No
             gettext("The registration request has no registration_token parameter."),
             hint=gettext("Start the registration again from your LMS; it issues a new token each time."),
         )
-    if len(registration_token) > MAX_TOKEN_CHARS or any(ch.isspace() for ch in registration_token):
+    # Visible ASCII only: it travels in an Authorization header, which cannot carry anything else.
+    if len(registration_token) > MAX_TOKEN_CHARS or not re.fullmatch(r"[\x21-\x7e]+", registration_token):
         raise RegistrationError(gettext("The registration_token is not a valid token."))
     try:
         url = registry.check_url("openid_configuration", openid_configuration)
@@ -398,7 +400,7 @@ def fetch_configuration(url: str, token: str, *, timeout: float) -> PlatformConf
         )
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting no configuration has
         raise RegistrationError(
             gettext(
                 "The LMS's OpenID configuration at %(url)s is not JSON (it starts with %(body)s).",
@@ -527,7 +529,7 @@ def post_registration(config: PlatformConfiguration, token: str, body: Mapping[s
         )
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise RegistrationError(gettext(
             "The LMS accepted the registration but its answer is not JSON.",
         ), status=502) from None

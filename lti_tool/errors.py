@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _, lazy_gettext
 from werkzeug.exceptions import HTTPException
 
@@ -77,7 +78,18 @@ def error_response(
     )
 
 
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request bodies nested past the recursion limit are bad JSON (a 400), not a crash (a 500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:

@@ -83,8 +83,11 @@ def _not_json(constant: str) -> Any:
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:
     try:
-        value = json.loads(data, parse_constant=_not_json)
-    except (ValueError, RecursionError) as exc:
+        # Strict UTF-8 (json.loads on bytes would let encoded surrogates through), then a check for
+        # "\ud800"-style escapes: valid JSON text, but a lone surrogate no database can store.
+        value = json.loads(data.decode("utf-8"), parse_constant=_not_json)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError) as exc:  # UnicodeError is a ValueError
         raise DecodeError(f"Invalid {name} string: {exc}") from exc
     if not isinstance(value, dict):
         raise DecodeError(f"Invalid {name} string: must be a json object")

@@ -47,6 +47,9 @@ SUPPORTED_MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
 STATE_COOKIE_PREFIX = "lti1p3_state_"
 MAX_ID_TOKEN_BYTES = 64 * 1024
 MAX_PARAM_CHARS = 4096
+# An id_token is good for minutes; one claiming to last longer than a day is refused (its nonce
+# would have to be remembered until then, and a date past year 9999 cannot even be stored).
+MAX_ID_TOKEN_LIFETIME_SECONDS = 24 * 3600
 
 # Reason code -> short title shown on the error page and counted in the launch log.
 REASONS = {
@@ -615,6 +618,10 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str]) -> Vali
             "The id_token is not valid: %(exc)s",
             exc=str(exc)[:200],
         ), log=log) from None
+    if claims["exp"] - time.time() > MAX_ID_TOKEN_LIFETIME_SECONDS:
+        raise LaunchError(
+            "malformed_jwt", _("The id_token's 'exp' is more than a day ahead; a launch token lasts minutes."), log=log
+        )
 
     deployment_id = _string_claim(claims, DEPLOYMENT_ID, log)
     deployment = _check_deployment(client, deployment_id, log)

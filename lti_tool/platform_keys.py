@@ -9,6 +9,7 @@ cannot turn into a flood of requests to the platform.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from typing import Any
@@ -22,6 +23,8 @@ from lti_tool.cache import cache
 from lti_tool.models import Platform
 
 USER_AGENT = "lti-tool/1.0 (+LTI 1.3 tool; platform key fetch)"
+# A real key set is a few KB; a platform answering megabytes is broken or hostile, and is not read.
+MAX_KEY_SET_BYTES = 1024 * 1024
 
 
 class PlatformKeyError(Exception):
@@ -52,7 +55,10 @@ def fetch_key_set(url: str) -> dict[str, Any]:
             url,
             timeout=_settings().HTTP_TIMEOUT_SECONDS,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            stream=True,
         )
+        with response:
+            raw = _read_bounded(response)
     except requests.RequestException as exc:
         raise PlatformKeyError(
             "jwks_unreachable", f"The platform's key set at {url} could not be fetched ({exc.__class__.__name__})."
@@ -62,9 +68,14 @@ def fetch_key_set(url: str) -> dict[str, Any]:
             "jwks_unreachable",
             f"The platform's key set at {url} answered HTTP {response.status_code} instead of a JSON key set.",
         )
+    if raw is None:
+        raise PlatformKeyError(
+            "jwks_unreachable",
+            f"The platform's key set at {url} is larger than {MAX_KEY_SET_BYTES // 1024} KB; it was not read.",
+        )
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than any key set has
         raise PlatformKeyError(
             "jwks_unreachable", f"The platform's key set at {url} is not JSON."
         ) from None
@@ -74,6 +85,17 @@ def fetch_key_set(url: str) -> dict[str, Any]:
         )
     keys = [key for key in body["keys"] if isinstance(key, dict) and isinstance(key.get("kid"), str)]
     return {"keys": keys}
+
+
+def _read_bounded(response: requests.Response) -> bytes | None:
+    """The body, or None once it passes MAX_KEY_SET_BYTES (the rest is never downloaded)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > MAX_KEY_SET_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _key_set(url: str, *, fresh: bool = False) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, has_request_context, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from lti_tool.db import MAX_ROW_ID
 from lti_tool.identity import current_launch, launch_id_from_request, load_launch, requires_launch
 from notifications import service, sources
 from notifications.models import Notification
@@ -39,7 +40,8 @@ def _open_link(notification: Notification, launch_id: str) -> str | None:
 def index():
     launch = current_launch()
     before = request.args.get("before", "")
-    if before and not before.isdigit():
+    # isdigit() alone lets through "²" and numbers past any row id, which int() or the database refuse.
+    if before and not (before.isascii() and before.isdigit() and len(before) <= 10 and int(before) <= MAX_ROW_ID):
         abort(400, description=_("The 'before' parameter must be a notification number."))
     items = service.latest(launch.platform_id, launch.user_pk, before_id=int(before) if before else None)
     titles = {pk: sources.context_title(pk) for pk in {n.context_pk for n in items if n.context_pk}}

@@ -28,7 +28,7 @@ from keys import service as keys_service
 from lti_tool import presets, registry
 from lti_tool.admin import service
 from lti_tool.admin.registration_views import tool_offer
-from lti_tool.db import db
+from lti_tool.db import MAX_ROW_ID, db
 from lti_tool.limits import limiter
 from lti_tool.views import tool_base_url, tool_url
 
@@ -280,7 +280,8 @@ def platform_status(platform_id: int):
 def deployment_add(platform_id: int):
     platform = _platform_or_404(platform_id)
     client_pk = request.form.get("client_pk", type=int)
-    client = service.get_client(platform, client_pk) if client_pk else None
+    # A number past any row id would be a database error, not a "no such client".
+    client = service.get_client(platform, client_pk) if client_pk and 0 < client_pk <= MAX_ROW_ID else None
     if client is None:
         abort(400, description=_("Choose one of this platform's client ids."))
     try:

@@ -138,3 +138,90 @@ def test_random_login_requests(app, client, registered, params):
     response = client.get("/lti/login", query_string=params)
     assert response.status_code in (200, 302) or 400 <= response.status_code < 500
     assert tenant_rows(app) == before
+
+
+# --- payloads only a hand-made signer produces ------------------------------------------------------
+
+
+def sign_raw(platform, header: bytes, payload: bytes) -> str:
+    """RS256 over exactly these bytes, so the payload may hold what json.dumps never writes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signing_input = b64(header) + "." + b64(payload)
+    key = platform.keys[platform.current_kid]
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + "." + b64(signature)
+
+
+def raw_claims(registered, nonce: str) -> bytes:
+    return json.dumps(registered.claims(nonce, target=TARGET)).encode()
+
+
+HEADER = json.dumps({"alg": "RS256", "typ": "JWT", "kid": "key-1"}).encode()
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_signed_tokens_with_nan_or_infinity_are_refused(app, client, registered, constant):
+    state, nonce = start(client, registered)
+    payload = raw_claims(registered, nonce)[:-1] + b', "exp_extra": ' + constant.encode() + b"}"
+    payload = payload.replace(b'"exp": ', b'"exp": ' + constant.encode() + b', "was_exp": ', 1)
+    response = client.post("/lti/launch", data={"id_token": sign_raw(registered, HEADER, payload), "state": state})
+    assert_refused(app, response, 0)
+
+
+def test_duplicate_claims_use_the_last_one_like_every_jwt_library(app, client, registered):
+    """RFC 7515 5.2: a duplicate name is refused or the lexically last one counts; never the first."""
+    state, nonce = start(client, registered)
+    payload = raw_claims(registered, nonce)[:-1] + b', "iss": "https://evil.example"}'
+    response = client.post("/lti/launch", data={"id_token": sign_raw(registered, HEADER, payload), "state": state})
+    assert_refused(app, response, 0)
+    duplicate_alg = b'{"alg": "RS256", "kid": "key-1", "alg": "none"}'
+    state, nonce = start(client, registered)
+    response = client.post("/lti/launch", data={"id_token": sign_raw(registered, duplicate_alg, raw_claims(registered, nonce)), "state": state})
+    assert_refused(app, response, 0)
+
+
+@pytest.mark.parametrize("payload", [b"\xff\xfe{}", b'{"iss": "\xed\xa0\x80"}', b'{"sub": "\xc0\xaf"}', b"\x00"])
+def test_signed_payloads_that_are_not_utf8_are_refused(app, client, registered, payload):
+    state, _ = start(client, registered)
+    response = client.post("/lti/launch", data={"id_token": sign_raw(registered, HEADER, payload), "state": state})
+    assert_refused(app, response, 0)
+
+
+def test_non_utf8_form_bodies_and_oversize_tokens_are_refused(app, client, registered):
+    state, nonce = start(client, registered)
+    body = b"state=" + state.encode() + b"&id_token=%ff%fe" + b"A" * 100
+    response = client.post("/lti/launch", data=body, content_type="application/x-www-form-urlencoded")
+    assert_refused(app, response, 0)
+    token = registered.sign({**registered.claims(nonce, target=TARGET), "padding": "x" * 70_000})
+    response = client.post("/lti/launch", data={"id_token": token, "state": state})
+    assert_refused(app, response, 0)
+    # A body past the request limit is cut off before it is read.
+    response = client.post("/lti/launch", data={"id_token": "A" * (app.config["MAX_CONTENT_LENGTH"] + 10), "state": state})
+    assert response.status_code == 413 and tenant_rows(app) == 0
+
+
+def test_huge_header_values_and_many_header_fields(app, client, registered):
+    state, nonce = start(client, registered)
+    payload = raw_claims(registered, nonce)
+    for header in (
+        json.dumps({"alg": "RS256", "kid": "key-1", **{f"x{i}": i for i in range(3000)}}).encode(),
+        json.dumps({"alg": "RS256", "kid": "key-1", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/x"}).encode(),
+        json.dumps({"alg": "RS256", "kid": "key-1", "crit": ["b64"], "b64": False}).encode(),
+        json.dumps({"alg": ["RS256"], "kid": "key-1"}).encode(),
+        json.dumps({"alg": "RS256", "kid": {"$ne": None}}).encode(),
+    ):
+        response = client.post("/lti/launch", data={"id_token": sign_raw(registered, header, payload), "state": state})
+        # jku/x5u are ignored (keys come only from the registered JWKS URL); the rest is refused.
+        assert response.status_code < 500 and tenant_rows(app) <= 4
+
+
+def test_lone_surrogate_escapes_in_claims_are_refused(app, client, registered):
+    """'\\ud800' is valid JSON text for a string no database can store: refused, not a crash."""
+    for claim in ("iss", "name", "sub"):
+        state, nonce = start(client, registered)
+        claims = registered.claims(nonce, target=TARGET)
+        claims[claim] = "\ud800" + str(claims.get(claim, ""))
+        response = client.post("/lti/launch", data={"id_token": registered.sign(claims), "state": state})
+        assert_refused(app, response, 0)
