@@ -198,7 +198,7 @@ def _index_page(actor: service.Actor, errors: dict[str, str] | None = None, form
         actor=actor,
         errors=errors or {},
         form=form or {},
-        placed_here={c.id for c in courses if service.is_placed(c, actor.context_pk)},
+        placed_here=service.placed_course_ids(courses, actor.context_pk),
     )
 
 
@@ -217,7 +217,7 @@ def create_course():
 @requires_role("instructor")
 def edit_course(public_id: str):
     actor = _actor()
-    course = service.course_for_edit(actor, public_id)
+    course = service.course_for_edit(actor, public_id, with_content=True)
     return _course_page(actor, course)
 
 
