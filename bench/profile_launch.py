@@ -51,7 +51,14 @@ def learner_item_page(app, client, data: dict[str, Any]) -> str | None:
 
 
 def launch(
-    client, data: dict[str, Any], user: str, *, roles=None, custom=None, raw: bool = False, cpu: dict | None = None
+    client,
+    data: dict[str, Any],
+    user: str,
+    *,
+    roles=None,
+    custom=None,
+    raw: bool = False,
+    cpu: dict | None = None,
 ):
     began = time.process_time()
     login = client.get(data["login_path"].replace("{user}", user))
@@ -121,7 +128,9 @@ def profile(title: str, fn, count: int, html: Path | None) -> None:
         (html / f"{title.replace(' ', '_')}.html").write_text(profiler.output_html())
 
 
-def cpu_per_request(client, data: dict[str, Any], pages: dict[str, str], launches: int, count: int) -> None:
+def cpu_per_request(
+    client, data: dict[str, Any], pages: dict[str, str], launches: int, count: int
+) -> None:
     """CPU milliseconds per request in this process (`time.process_time`), which a busy machine
     disturbs far less than rates: login and launch POST (the token signing left out), each page,
     and a bare Flask route through its own test client for scale. The database and Redis servers'

@@ -92,4 +92,6 @@ class _TenantTables:
 def _tenant_options(platform_id: int) -> tuple:
     # Built once per platform and reused by every query. platform_id is a closure variable, so
     # SQLAlchemy caches the compiled statement once for every platform and binds the value.
-    return (with_loader_criteria(_TenantTables, lambda c: c.platform_id == platform_id, include_aliases=True),)
+    return (
+        with_loader_criteria(_TenantTables, lambda c: c.platform_id == platform_id, include_aliases=True),
+    )

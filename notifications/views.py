@@ -5,7 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, abort, g, has_request_context, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from lti_tool.identity import current_launch, launch_id_from_request, load_launch, requires_launch
 from notifications import service, sources
