@@ -170,10 +170,13 @@ def new_public_id() -> str:
 # --- lookups and access ---------------------------------------------------------------------------
 
 
-def _by_public_id(model: type[T], public_id: str, actor: Actor, what: str, options: Sequence[Any] = ()) -> T:
+def _by_public_id(
+    model: type[T], public_id: str, actor: Actor, what: str, options: Sequence[Any] = ()
+) -> T:
     if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
         raise NotFound(f"There is no {what} with this address; it may have been deleted.")
-    stmt = select(model).where(model.public_id == public_id).options(*options)  # type: ignore[attr-defined]
+    stmt = select(model).where(model.public_id == public_id)  # type: ignore[attr-defined]
+    stmt = stmt.options(*options)
     row = db.session.scalar(stmt)
     if row is None or row.platform_id != actor.platform_id:  # type: ignore[attr-defined]
         # Launch-scoped sessions see their platform's rows only; look once more, unscoped, so that
