@@ -1,6 +1,6 @@
 """Profile the hot paths in one process, and list the SQL statements of one launch and one page.
 
-    .venv/bin/python -m bench.profile_launch [--launches 300] [--html DIR]
+    .venv/bin/python -m bench.profile_launch [--launches 300] [--pages 300] [--html DIR] [--cpu]
 
 The app runs in this process on the same PostgreSQL + Redis stack as the benchmarks (a throwaway
 database and key prefix), driven through the Flask test client by the same platform (signed
@@ -50,8 +50,20 @@ def learner_item_page(app, client, data: dict[str, Any]) -> str | None:
     return location[location.index("/courses/") :] if "/courses/view/item/" in location else None
 
 
-def launch(client, data: dict[str, Any], user: str, *, roles=None, custom=None, raw: bool = False):
+def launch(
+    client,
+    data: dict[str, Any],
+    user: str,
+    *,
+    roles=None,
+    custom=None,
+    raw: bool = False,
+    cpu: dict | None = None,
+):
+    began = time.process_time()
     login = client.get(data["login_path"].replace("{user}", user))
+    if cpu is not None:
+        cpu["login"] = cpu.get("login", 0.0) + time.process_time() - began
     assert login.status_code == 302, login.status_code
     location = login.headers["Location"]
     state = common._query_value(location, "state")
@@ -63,7 +75,11 @@ def launch(client, data: dict[str, Any], user: str, *, roles=None, custom=None, 
         claims[common.CLAIM + "roles"] = roles
     if custom:
         claims[common.CLAIM + "custom"] = custom
-    response = client.post("/lti/launch", data={"id_token": data["sign"](claims), "state": state})
+    token = data["sign"](claims)  # the LMS's work: left out of the CPU figures
+    began = time.process_time()
+    response = client.post("/lti/launch", data={"id_token": token, "state": state})
+    if cpu is not None:
+        cpu["launch POST"] = cpu.get("launch POST", 0.0) + time.process_time() - began
     assert response.status_code == 303, (response.status_code, response.get_data(as_text=True)[:500])
     if raw:
         return response
@@ -112,6 +128,37 @@ def profile(title: str, fn, count: int, html: Path | None) -> None:
         (html / f"{title.replace(' ', '_')}.html").write_text(profiler.output_html())
 
 
+def cpu_per_request(
+    client, data: dict[str, Any], pages: dict[str, str], launches: int, count: int
+) -> None:
+    """CPU milliseconds per request in this process (`time.process_time`), which a busy machine
+    disturbs far less than rates: login and launch POST (the token signing left out), each page,
+    and a bare Flask route through its own test client for scale. The database and Redis servers'
+    CPU is not included; the client side of their protocols is."""
+    from bench.bare_app import app as bare_app
+
+    bare = bare_app.test_client()
+    rows: dict[str, float] = {}
+    spent: dict[str, float] = {}
+    for i in range(min(launches, 50)):
+        launch(client, data, f"learner-{random.randrange(2000)}")
+    for i in range(launches):
+        launch(client, data, f"learner-{random.randrange(2000)}", cpu=spent)
+    rows.update({name: seconds / launches for name, seconds in spent.items()})
+    for title, fn in [("bare route", lambda: bare.get("/"))] + [
+        (title, lambda path=path: client.get(path)) for title, path in pages.items()
+    ]:
+        for _ in range(min(count, 50)):
+            fn()
+        began = time.process_time()
+        for _ in range(count):
+            fn()
+        rows[title] = (time.process_time() - began) / count
+    print(f"\nCPU per request in one process ({count} each, after warming up):")
+    for title, seconds in rows.items():
+        print(f"  {title:<14} {seconds * 1000:7.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -119,6 +166,9 @@ def main() -> None:
     parser.add_argument("--launches", type=int, default=300)
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--html", type=Path, help="also write pyinstrument HTML reports here")
+    parser.add_argument(
+        "--cpu", action="store_true", help="print CPU milliseconds per request instead of the call trees"
+    )
     args = parser.parse_args()
 
     with common.tool_stack(common.ROOT / "bench" / "out", serve=False) as stack:
@@ -155,6 +205,11 @@ def main() -> None:
                 print("  ", line[:220])
         statements.on = False
 
+        if args.cpu:
+            cpu_per_request(client, data, pages, args.launches, args.pages)
+            with app.app_context():
+                db.engine.dispose()
+            return
         profile(
             "launch",
             lambda i: launch(client, data, f"learner-{random.randrange(2000)}"),

@@ -202,7 +202,7 @@ def _index_page(actor: service.Actor, errors: dict[str, str] | None = None, form
         actor=actor,
         errors=errors or {},
         form=form or {},
-        placed_here={c.id for c in courses if service.is_placed(c, actor.context_pk)},
+        placed_here=service.placed_course_ids(courses, actor.context_pk),
     )
 
 
@@ -221,7 +221,7 @@ def create_course():
 @requires_role("instructor")
 def edit_course(public_id: str):
     actor = _actor()
-    course = service.course_for_edit(actor, public_id)
+    course = service.course_for_edit(actor, public_id, with_content=True)
     return _course_page(actor, course)
 
 
@@ -721,10 +721,13 @@ def _shown_attempt(quiz):
 def view_item(public_id: str):
     actor = _actor()
     item, viewing = service.item_for_viewing(actor, public_id)
+    page = _item_view(actor, item, viewing)
     if "attempt" not in request.args:
-        # The page shown after a quiz submission is the same view, not a new visit.
+        # The page shown after a quiz submission is the same view, not a new visit. Recorded once
+        # the page is rendered: the commit expires every row read so far, and rendering after it
+        # read item, module and course again (3 statements).
         service.record_view(actor, item, viewing)
-    return _item_view(actor, item, viewing)
+    return page
 
 
 @bp.post("/view/item/<public_id>/attempts")

@@ -86,11 +86,13 @@ def remember_services(launch: CurrentLaunch) -> None:
             {"platform_id": launch.platform_id, "context_pk": launch.context_pk},
         )
         link.lineitem_url = _url(ags.get("lineitem")) if ags else None
-    db.session.commit()
-
+    # Decided before the commit, which expires the row: reading it after cost one more SELECT.
     interval = timedelta(seconds=current_app.config["SETTINGS"].ROSTER_SYNC_INTERVAL_SECONDS)
     stale = services.roster_synced_at is None or services.roster_synced_at < utcnow() - interval
-    if launch.is_instructor and services.memberships_url and stale:
+    sync = launch.is_instructor and services.memberships_url and stale
+    db.session.commit()
+
+    if sync:
         request_roster_sync(launch.context_pk)
 
 

@@ -9,7 +9,7 @@ Correctness rests on a registry version in the shared cache (Redis in production
 adds, changes or deletes a platform, client or deployment — through the registry, the admin area,
 dynamic registration or a bulk statement — replaces the version, and a process whose copies were
 made under another version drops them all. So a platform disabled by an admin is refused by every
-process from its next request on, at the price of one cache read per lookup. Changes made outside
+process from its next request on, at the price of one cache read per request. Changes made outside
 the application (by hand in the database) are seen within MAX_AGE_SECONDS.
 """
 
@@ -19,7 +19,7 @@ import secrets
 import time
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, joinedload
 
@@ -37,13 +37,20 @@ MAX_AGE_SECONDS = 60.0
 _REGISTRY_CLASSES = (Platform, PlatformClient, Deployment)
 _REGISTRY_TABLES = {cls.__table__.name for cls in _REGISTRY_CLASSES}
 _CHANGED = "lti_registry_changed"
+_VERSION_SEEN = "lti_registry_version"
 
 
 def _current_version() -> str:
+    # Read once per request: a launch looks up its client and then its deployment, and both
+    # lookups belong to the same request (a change is still seen from the next request on).
+    if has_request_context() and _VERSION_SEEN in g:
+        return g.get(_VERSION_SEEN)
     version = cache().get(VERSION_KEY)
     if version is None:
         fresh = secrets.token_hex(8)
         version = fresh if cache().add(VERSION_KEY, fresh, VERSION_TTL_SECONDS) else cache().get(VERSION_KEY)
+    if has_request_context():
+        setattr(g, _VERSION_SEEN, str(version))
     return str(version)
 
 
@@ -97,6 +104,8 @@ def find_deployment(client: PlatformClient, deployment_id: str) -> Deployment | 
 def forget() -> None:
     """Drop this app's copies (they are rebuilt on the next lookup)."""
     current_app.extensions.pop(EXTENSION_KEY, None)
+    if has_request_context():
+        g.pop(_VERSION_SEEN, None)
 
 
 # --- invalidation: every committed change to a registry row replaces the version ------------------

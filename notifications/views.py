@@ -5,7 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, abort, has_request_context, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from lti_tool.db import MAX_ROW_ID
@@ -123,7 +134,8 @@ def bell() -> dict[str, Any] | None:
     if not has_request_context():
         return None
     try:
-        launch = load_launch(launch_id_from_request())
+        # The page's view has usually read the launch already (`current_launch`): not again.
+        launch = g.launch if "launch" in g else load_launch(launch_id_from_request())
         if launch is None:
             return None
         return {

@@ -192,21 +192,7 @@ COURSE_PAGE_BUDGETS = {
 }
 
 
-def _known_n_plus_one(page: str, reason: str):
-    # Strict: the day the page stops growing, this test fails until the mark is removed.
-    return pytest.param(page, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-@pytest.mark.parametrize(
-    "page",
-    [
-        "item",
-        "module",
-        _known_n_plus_one(
-            "course", "one course_items query per module (Module.items loaded lazily in the outline)"
-        ),
-    ],
-)
+@pytest.mark.parametrize("page", ["item", "module", "course"])
 def test_learner_course_pages(app, lms, page):
     _needs(app, "courses")
     template, custom_key, budget = COURSE_PAGE_BUDGETS[page]
@@ -232,15 +218,7 @@ TEACHER_PAGES = {
 }
 
 
-@pytest.mark.parametrize(
-    "page",
-    [
-        _known_n_plus_one("courses index", "one course_placements query per course listed"),
-        _known_n_plus_one("course editor", "one course_items query per module (Module.items loaded lazily)"),
-        "gradebook",
-        "analytics",
-    ],
-)
+@pytest.mark.parametrize("page", ["courses index", "course editor", "gradebook", "analytics"])
 def test_teacher_pages(app, lms, page):
     blueprint, template, budget = TEACHER_PAGES[page]
     _needs(app, blueprint)

@@ -276,6 +276,27 @@ def test_rejections(app, client, registered):
         assert counts(app) == before, reason
 
 
+def test_a_returning_launch_updates_what_it_sends_and_keeps_what_it_leaves_out(app, client, registered):
+    first, claims = launch(client, registered, sub="ada-1")
+    assert first.status_code == 303, page(first)
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        user_id, first_seen, first_launch = user.id, user.created_at, user.last_launch_at
+    again, _ = launch(
+        client, registered, sub="ada-1", name="Ada King", email=..., **{CLAIM + "roles": [INSTRUCTOR]}
+    )
+    assert again.status_code == 303, page(again)
+    assert counts(app) == {"User": 1, "Context": 1, "Enrollment": 1, "ResourceLink": 1}
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        # The same row: the name is the new one, the email (left out) the stored one.
+        assert (user.id, user.name, user.email) == (user_id, "Ada King", "ada@example.edu")
+        assert user.created_at == first_seen and user.last_launch_at >= first_launch
+        enrollment = db.session.scalar(select(Enrollment))
+        assert (enrollment.user_pk, enrollment.roles) == (user_id, ["instructor"])
+        assert enrollment.lti_roles == [INSTRUCTOR]
+
+
 def test_wrong_aud_against_the_login(app, client, registered):
     with app.app_context():
         registry.add_client(registry.get_platform(ISSUER), "client-2")

@@ -2,6 +2,7 @@
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from lti_tool import registry, tenancy
 from lti_tool.db import db
@@ -47,6 +48,29 @@ def test_queries_inside_a_tenant_see_only_that_platform(two):
         # Registry rows of the tenant stay reachable; the launch log is admin history, unscoped.
         assert db.session.scalar(select(func.count()).select_from(LaunchLog)) == 2
         assert db.session.scalar(select(func.count()).select_from(Platform)) == 2
+
+
+def test_subqueries_and_relationship_loads_are_filtered_too(two):
+    a, user_a, b, user_b = two
+    with tenancy.tenant(a):
+        # A subquery naming another tenant's rows finds nothing of theirs.
+        subquery = select(Enrollment.user_pk).where(Enrollment.roles.is_not(None))
+        assert list(db.session.scalars(select(User.id).where(User.id.in_(subquery)))) == [user_a]
+        # Each kind of loader: the relationship's rows pass the same filter.
+        platform = db.session.get(Platform, b)
+        assert [client.platform_id for client in platform.clients] == []
+        platforms = db.session.scalars(
+            select(Platform).options(selectinload(Platform.clients)).order_by(Platform.id)
+        ).all()
+        assert [[c.platform_id for c in p.clients] for p in platforms] == [[a], []]
+        db.session.expunge_all()
+        platforms = db.session.scalars(
+            select(Platform).options(joinedload(Platform.clients)).order_by(Platform.id)
+        ).unique().all()
+        assert [[c.platform_id for c in p.clients] for p in platforms] == [[a], []]
+    db.session.expunge_all()
+    with tenancy.tenant(b):
+        assert db.session.scalars(select(User.name)).all() == ["user of https://b.example.edu"]
 
 
 def test_bulk_update_and_delete_cannot_touch_another_tenant(two):
