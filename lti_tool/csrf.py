@@ -53,7 +53,8 @@ def _protect() -> None:
     if request.method in SAFE_METHODS or request.routing_exception is not None or _is_exempt():
         # A request that routes nowhere gets its 404/405, not a CSRF complaint.
         return
-    if request.blueprint == ADMIN_BLUEPRINT:
+    # Nested blueprints ("admin.privacy") are the admin area too.
+    if (request.blueprint or "").split(".")[0] == ADMIN_BLUEPRINT:
         # The admin area is authenticated by its session cookie, so only the session's token
         # proves a form came from its pages. A launch token proves nothing there: anyone with a
         # launch has one, and a page on the LMS's site (same-site, so the admin's cookie goes
