@@ -21,6 +21,12 @@ def many_logins(make_app):
     return make_app(ADMIN_LOGIN_RATE_LIMIT="100000 per minute")
 
 
+@pytest.fixture
+def many_registrations(make_app):
+    # As above: the registration limit (20 a minute) would answer most examples with a 429.
+    return make_app(REGISTRATION_RATE_LIMIT="100000 per minute")
+
+
 def csrf(client, path: str = "/admin/") -> str:
     return CSRF_FIELD.search(client.get(path).get_data(as_text=True)).group(1)
 
@@ -111,7 +117,8 @@ def test_out_of_range_client_ids_are_refused(app, admin_client, platform_id, cli
     ])),
     registration_token=st.one_of(st.none(), st.text(max_size=200), st.sampled_from(["tökén", "Ā" * 10, "a\r\nX-Evil: 1"])),
 )
-def test_registration_start_refuses_hostile_parameters(app, openid_configuration, registration_token):
+def test_registration_start_refuses_hostile_parameters(many_registrations, openid_configuration, registration_token):
+    app = many_registrations
     client = app.test_client()
     params = {k: v for k, v in {"openid_configuration": openid_configuration, "registration_token": registration_token}.items() if v is not None}
     before = row_counts(app)
@@ -123,8 +130,9 @@ def test_registration_start_refuses_hostile_parameters(app, openid_configuration
 
 @HOSTILE
 @given(pairs=hostile_fields(["openid_configuration", "registration_token"]))
-def test_registration_finish_refuses_hostile_fields(app, pairs):
+def test_registration_finish_refuses_hostile_fields(many_registrations, pairs):
     """The LMS's POST (no CSRF token: the single-use registration token authenticates it)."""
+    app = many_registrations
     client = app.test_client()
     before = row_counts(app)
     response = client.post("/lti/register", data=form_body(pairs), content_type=FORM)
