@@ -129,9 +129,18 @@ def _clean(app: Flask) -> None:
         reset()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request) -> str:
     return request.param
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Run each test on every stack in TEST_BACKENDS, or only on those its `stack` marker names:
+    RQ worker processes exist on the Redis stack only, in-process jobs on the embedded one."""
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("stack")
+        stacks = [name for name in BACKENDS if marker is None or name in marker.args]
+        metafunc.parametrize("backend", stacks, indirect=True)
 
 
 @pytest.fixture

@@ -24,9 +24,8 @@ def test_declared_for_the_dispatcher_and_the_scheduler():
     assert jobs.resolve(entry.func) is analytics_jobs.refresh
 
 
+@pytest.mark.stack("sqlite")
 def test_a_quiz_submission_reaches_the_dashboard_at_once_when_embedded(app_ctx, backend):
-    if backend != "sqlite":
-        pytest.skip("embedded mode is the SQLite stack")
     campus = make_campus(learners=2)
     now = datetime.now(timezone.utc)
     publish(campus, "item_viewed", campus.learner_pks[0], now, item_id=campus.items["quiz1"])
@@ -68,9 +67,8 @@ def test_the_subscriber_is_idempotent(app_ctx):
     assert db.session.scalar(select(ItemSummary.views)) == 1
 
 
+@pytest.mark.stack("postgresql")
 def test_a_real_worker_ingests_and_rolls_up(make_app, backend):
-    if backend != "postgresql":
-        pytest.skip("worker processes need the Redis stack")
     app = make_app()
     with app.app_context():
         campus = make_campus(learners=4)

@@ -37,16 +37,23 @@ from courses.storage import (
     get_storage,
     serve_signed,
 )
+from tests.conftest import BACKENDS
 from tests.courses.test_filetypes import VTT, minimal_pdf, mp4_file, sample
 from tests.support.s3_server import S3Server, s3_server  # noqa: F401 - the session fixture
 
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def backend(backend_settings) -> str:
-    # Storage does not touch the database: one data stack is enough for these tests.
-    return next(iter(backend_settings))
+# Storage does not touch the database: one data stack is enough for these tests.
+pytestmark = pytest.mark.stack(BACKENDS[0])
+STORAGES = ("local", "s3")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    # Each test runs on both storage backends, or on the one its `storage` marker names.
+    if "make_media" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("storage")
+        metafunc.parametrize("make_media", marker.args if marker else STORAGES, indirect=True)
 
 
 @dataclass
@@ -108,7 +115,7 @@ def _with_media_route(app: Flask) -> Flask:
     return app
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture
 def make_media(request, make_app, tmp_path) -> Callable[..., Media]:
     def build(**overrides: Any) -> Media:
         media_dir = tmp_path / f"media-{uuid.uuid4().hex[:6]}"
@@ -213,20 +220,18 @@ def test_keys_are_random_and_never_derived_from_the_name(media_env):
     assert len(media_env.leftovers()) == 2
 
 
+@pytest.mark.storage("local")
 def test_local_files_land_in_sharded_directories(make_media):
     env = make_media()
-    if env.name != "local":
-        pytest.skip("layout of the local backend")
     stored = env.save(sample("png"), "image")
     token = stored.key.split("/")[1]
     assert env.leftovers() == [f"image/{token[:2]}/{token}"]
     assert (env.media_dir / "image" / token[:2] / token).read_bytes() == sample("png")
 
 
+@pytest.mark.storage("s3")
 def test_s3_objects_carry_type_and_name_and_sit_under_the_prefix(make_media):
     env = make_media()
-    if env.name != "s3":
-        pytest.skip("S3 object metadata")
     stored = env.save(minimal_pdf(), "pdf", "Cours d'été.pdf")
     assert env.leftovers() == [env.prefix + stored.key]
     head = env.server.client().head_object(Bucket=env.server.bucket, Key=env.prefix + stored.key)
@@ -418,10 +423,9 @@ def test_without_range_the_whole_file_comes_with_accept_ranges(media_env):
     assert int(headers["Content-Length"]) == N
 
 
+@pytest.mark.storage("local")
 def test_local_media_headers_keep_it_private_and_unsniffed(make_media):
     env = make_media(MEDIA_URL_TTL_SECONDS=300)
-    if env.name != "local":
-        pytest.skip("headers set by the tool's own route")
     stored = env.save(RANGE_DATA, "video", "clip.mp4")
     status, headers, _ = env.fetch(env.url(stored))
     assert status == 200
@@ -432,10 +436,9 @@ def test_local_media_headers_keep_it_private_and_unsniffed(make_media):
     assert 290 <= max_age <= 300
 
 
+@pytest.mark.storage("local")
 def test_a_conditional_request_gets_not_modified_on_the_local_route(make_media):
     env = make_media()
-    if env.name != "local":
-        pytest.skip("the tool's own route")
     stored = env.save(RANGE_DATA, "video", "clip.mp4")
     url = env.url(stored)
     _, headers, _ = env.fetch(url)
@@ -478,10 +481,9 @@ def test_a_tampered_link_is_refused(media_env):
         assert b"SignatureDoesNotMatch" in body
 
 
+@pytest.mark.storage("s3")
 def test_a_presigned_link_cannot_be_pointed_at_another_object(make_media):
     env = make_media()
-    if env.name != "s3":
-        pytest.skip("local links carry the key inside the signed token (see the tampering test)")
     first = env.save(sample("png"), "image")
     second = env.save(sample("gif"), "image")
     edited = env.url(first).replace(first.key, second.key)
@@ -502,10 +504,9 @@ def test_an_expired_link_is_refused(make_media):
         assert b"expired" in body
 
 
+@pytest.mark.storage("local")
 def test_expired_links_say_so_in_json_too(make_media):
     env = make_media(MEDIA_URL_TTL_SECONDS=1)
-    if env.name != "local":
-        pytest.skip("the tool's own error answer")
     stored = env.save(sample("png"), "image")
     url = env.url(stored)
     time.sleep(2.1)
@@ -515,10 +516,9 @@ def test_expired_links_say_so_in_json_too(make_media):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.storage("local")
 def test_a_validly_signed_token_with_a_bad_key_is_refused_not_an_error(make_media):
     env = make_media()
-    if env.name != "local":
-        pytest.skip("tokens of the local route")
     with env.app.test_request_context():
         forged = media._serializer().dumps(
             {"k": "../../config/settings.py", "t": "text/plain", "f": "x", "e": 2**40}
@@ -528,19 +528,17 @@ def test_a_validly_signed_token_with_a_bad_key_is_refused_not_an_error(make_medi
         assert env.app.test_client().get(f"/courses/media/{token}").status_code == 403
 
 
+@pytest.mark.storage("s3")
 def test_the_local_route_serves_nothing_when_media_lives_in_s3(make_media):
     env = make_media()
-    if env.name != "s3":
-        pytest.skip("S3 backend")
     with env.app.test_request_context():
         token = media._serializer().dumps({"k": "image/" + "a" * 43, "t": "image/png", "f": "x", "e": 2**40})
     assert env.app.test_client().get(f"/courses/media/{token}").status_code == 404
 
 
+@pytest.mark.storage("local")
 def test_local_links_are_relative_paths_to_the_media_route(make_media):
     env = make_media()
-    if env.name != "local":
-        pytest.skip("local links")
     stored = env.save(sample("png"), "image")
     assert env.url(stored).startswith("/courses/media/")
     with env.app.app_context():  # outside a request (a background job): the same path
@@ -551,10 +549,9 @@ def test_local_links_are_relative_paths_to_the_media_route(make_media):
         )
 
 
+@pytest.mark.storage("s3")
 def test_presigned_links_are_short_lived_and_carry_the_response_headers(make_media):
     env = make_media(MEDIA_URL_TTL_SECONDS=120)
-    if env.name != "s3":
-        pytest.skip("presigned URLs")
     stored = env.save(RANGE_DATA, "video", "clip.mp4")
     query = dict(parse_qsl(urlsplit(env.url(stored, "clip.mp4")).query))
     assert query["X-Amz-Expires"] == "120"
@@ -564,10 +561,9 @@ def test_presigned_links_are_short_lived_and_carry_the_response_headers(make_med
     assert headers["Cache-Control"] == "private, max-age=120"
 
 
+@pytest.mark.storage("s3")
 def test_presigned_links_can_name_a_public_endpoint(make_media):
     env = make_media()
-    if env.name != "s3":
-        pytest.skip("presigned URLs")
     public = make_media(S3_PUBLIC_ENDPOINT_URL="https://media.example.edu")
     assert public.storage.presigner is not public.storage.client
     stored = public.save(sample("png"), "image")
@@ -587,10 +583,9 @@ def test_get_storage_follows_the_setting_and_is_built_once(media_env):
         assert get_storage() is get_storage()
 
 
+@pytest.mark.storage("s3")
 def test_the_part_size_grows_so_the_largest_upload_fits_in_10000_parts(make_media):
     env = make_media(MEDIA_MAX_UPLOAD_BYTES=200 * 1024**3, S3_MULTIPART_PART_BYTES=5 * MiB)
-    if env.name != "s3":
-        pytest.skip("S3 parts")
     assert env.storage.part_bytes * 10_000 >= 200 * 1024**3
 
 

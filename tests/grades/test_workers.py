@@ -22,12 +22,6 @@ from tests.support.worker import WorkerProcess, wait_for
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def redis_only(backend):
-    if backend != "postgresql":
-        pytest.skip("RQ workers need the Redis stack")
-
-
 def submit(course, score, *, user_pk=None, at=T0) -> int:
     service.record_attempt(
         **course.where(**({"user_pk": user_pk} if user_pk else {})),
@@ -49,7 +43,8 @@ def status(delivery_id: int) -> str:
     return db.session.get(ScoreDelivery, delivery_id).status
 
 
-def test_a_worker_delivers_through_500s_and_honours_retry_after(redis_only, grades_app, lms_course, lms):
+@pytest.mark.stack("postgresql")
+def test_a_worker_delivers_through_500s_and_honours_retry_after(grades_app, lms_course, lms):
     lms.script("score", (500,), (502,), (503,), (429, {"error": "slow down"}, {"Retry-After": "2"}))
     with WorkerProcess(grades_app, "grades") as worker:
         delivery_id = submit(lms_course, 6)
@@ -63,7 +58,8 @@ def test_a_worker_delivers_through_500s_and_honours_retry_after(redis_only, grad
     assert row.delivered_at - row.created_at >= timedelta(seconds=2)
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing(redis_only, grades_app, lms_course, lms):
+@pytest.mark.stack("postgresql")
+def test_a_worker_killed_mid_delivery_loses_nothing(grades_app, lms_course, lms):
     lms.hold_scores.set()
     first = WorkerProcess(grades_app, "grades").start()
     try:
@@ -89,7 +85,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing(redis_only, grades_app, lms_
     assert [s["scoreGiven"] for s in lms.sent] == [8]
 
 
-def test_redis_flushed_after_the_commit_the_sweeper_still_delivers(redis_only, grades_app, lms_course, lms):
+@pytest.mark.stack("postgresql")
+def test_redis_flushed_after_the_commit_the_sweeper_still_delivers(grades_app, lms_course, lms):
     delivery_id = submit(lms_course, 5)
     assert jobs.rq_queue("grades").count == 1
     jobs.purge()  # Redis lost everything after the commit
@@ -101,8 +98,9 @@ def test_redis_flushed_after_the_commit_the_sweeper_still_delivers(redis_only, g
     assert [s["scoreGiven"] for s in lms.sent] == [5]
 
 
+@pytest.mark.stack("postgresql")
 def test_several_workers_share_one_token_and_keep_each_learners_order(
-    redis_only, grades_app, lms_course, lms
+    grades_app, lms_course, lms
 ):
     learners = [User(platform_id=lms_course.platform_id, sub=f"learner-{n}") for n in range(12)]
     db.session.add_all(learners)
@@ -125,9 +123,8 @@ def test_several_workers_share_one_token_and_keep_each_learners_order(
         assert received[-1]["timestamp"] == "2025-03-01T09:01:00.000+00:00"
 
 
+@pytest.mark.stack("sqlite")
 def test_embedded_mode_delivers_in_process_after_the_commit(backend, grades_app, lms_course, lms):
-    if backend != "sqlite":
-        pytest.skip("embedded mode is the SQLite stack")
     delivery_id = submit(lms_course, 9)
     assert status(delivery_id) == "delivered"
     assert [s["scoreGiven"] for s in lms.sent] == [9]

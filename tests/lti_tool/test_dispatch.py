@@ -96,18 +96,16 @@ def test_the_sweeper_dispatches_events_whose_dispatch_was_lost(where, trace, bac
     assert events.sweep_undispatched() == 0
 
 
+@pytest.mark.stack("postgresql")
 def test_an_event_is_not_queued_twice_while_its_job_is_pending(where, trace, backend, app_ctx):
-    if backend != "postgresql":
-        pytest.skip("queues exist on the Redis stack")
     event = events.publish("item_viewed", **where, data={"item_id": 3})
     db.session.commit()
     events.dispatch([(event.id, "item_viewed")])  # the sweeper racing the first dispatch
     assert len(jobs.rq_queue("analytics").job_ids) == 1
 
 
+@pytest.mark.stack("sqlite")
 def test_a_failing_subscriber_leaves_the_event_for_the_sweeper_embedded(where, backend, monkeypatch):
-    if backend != "sqlite":
-        pytest.skip("embedded mode runs subscribers in-process")
     monkeypatch.setitem(subscribers.SUBSCRIBERS, "item_viewed", [("analytics", "tests.lti_tool.sample_jobs.explode")])
     event = events.publish("item_viewed", **where, data={"item_id": 3})
     db.session.commit()  # the failure is logged, not raised

@@ -29,16 +29,12 @@ def trace(tmp_path) -> Path:
 
 
 @pytest.fixture
-def embedded_app(make_app, backend):
-    if backend != "sqlite":
-        pytest.skip("embedded mode is the SQLite stack")
+def embedded_app(make_app):
     return make_app()
 
 
 @pytest.fixture
-def redis_app(make_app, backend):
-    if backend != "postgresql":
-        pytest.skip("RQ workers need the Redis stack")
+def redis_app(make_app):
     app = make_app()
     with app.app_context():
         jobs.purge()
@@ -92,6 +88,7 @@ def test_queue_names_and_job_ids_carry_the_namespace(app_ctx):
 # -- embedded mode: in-process, after commit ----------------------------------------------------
 
 
+@pytest.mark.stack("sqlite")
 def test_embedded_job_runs_after_commit_and_sees_the_committed_row(embedded_app, platform_id, trace):
     with embedded_app.app_context():
         user = User(platform_id=platform_id, sub="ada")
@@ -103,6 +100,7 @@ def test_embedded_job_runs_after_commit_and_sees_the_committed_row(embedded_app,
         assert lines(trace) == ["ada"]
 
 
+@pytest.mark.stack("sqlite")
 def test_embedded_job_of_a_rolled_back_transaction_never_runs(embedded_app, trace):
     with embedded_app.app_context():
         jobs.enqueue("default", RECORD, str(trace), "rolled back")
@@ -111,6 +109,7 @@ def test_embedded_job_of_a_rolled_back_transaction_never_runs(embedded_app, trac
         assert lines(trace) == []
 
 
+@pytest.mark.stack("sqlite")
 def test_a_job_enqueued_in_a_rolled_back_savepoint_is_dropped_the_rest_runs(embedded_app, platform_id, trace):
     with embedded_app.app_context():
         db.session.get(User, 1)  # open the transaction
@@ -125,6 +124,7 @@ def test_a_job_enqueued_in_a_rolled_back_savepoint_is_dropped_the_rest_runs(embe
         assert lines(trace) == ["outer", "released"]
 
 
+@pytest.mark.stack("sqlite")
 def test_enqueue_with_no_transaction_open_still_waits_for_the_commit(embedded_app, trace):
     with embedded_app.app_context():
         db.session.commit()
@@ -134,6 +134,7 @@ def test_enqueue_with_no_transaction_open_still_waits_for_the_commit(embedded_ap
         assert lines(trace) == ["after commit"]
 
 
+@pytest.mark.stack("sqlite")
 def test_submit_runs_an_embedded_job_at_once_and_reports_the_outcome(embedded_app, trace):
     with embedded_app.app_context():
         assert jobs.submit("default", RECORD, str(trace), "now") is True
@@ -141,6 +142,7 @@ def test_submit_runs_an_embedded_job_at_once_and_reports_the_outcome(embedded_ap
         assert jobs.submit("default", "tests.lti_tool.sample_jobs.explode") is False
 
 
+@pytest.mark.stack("sqlite")
 def test_embedded_job_failure_is_logged_never_raised_into_the_caller(embedded_app, caplog):
     with embedded_app.app_context():
         db.session.get(User, 1)
@@ -150,6 +152,7 @@ def test_embedded_job_failure_is_logged_never_raised_into_the_caller(embedded_ap
         assert "this job always fails" in caplog.text
 
 
+@pytest.mark.stack("sqlite")
 def test_jobs_left_in_a_transaction_closed_without_commit_are_dropped_with_a_warning(embedded_app, trace, caplog):
     with embedded_app.app_context():
         db.session.get(User, 1)
@@ -160,12 +163,14 @@ def test_jobs_left_in_a_transaction_closed_without_commit_are_dropped_with_a_war
         assert lines(trace) == []
 
 
+@pytest.mark.stack("sqlite")
 def test_embedded_delayed_job_is_left_for_the_sweeper(embedded_app, trace):
     with embedded_app.app_context():
         assert jobs.submit("default", RECORD, str(trace), "later", delay=timedelta(seconds=30)) is False
         assert lines(trace) == []
 
 
+@pytest.mark.stack("sqlite")
 def test_embedded_jobs_enqueued_by_a_job_run_after_that_job_commits(embedded_app, platform_id, trace):
     with embedded_app.app_context():
         db.session.add(User(platform_id=platform_id, sub="grace"))
@@ -181,6 +186,7 @@ def test_embedded_jobs_enqueued_by_a_job_run_after_that_job_commits(embedded_app
 # -- Redis and real worker processes ---------------------------------------------------------------
 
 
+@pytest.mark.stack("postgresql")
 def test_redis_job_is_queued_only_at_commit_with_the_queue_defaults(redis_app, trace):
     with redis_app.app_context():
         db.session.get(User, 1)
@@ -199,6 +205,7 @@ def test_redis_job_is_queued_only_at_commit_with_the_queue_defaults(redis_app, t
         assert Queue("grades", connection=jobs.redis_connection()).count == 0
 
 
+@pytest.mark.stack("postgresql")
 def test_a_pending_job_id_is_not_queued_twice_a_finished_one_is_replaced(redis_app, trace):
     with redis_app.app_context():
         first = jobs.enqueue("default", RECORD, str(trace), "a", job_id="dedupe-1")
@@ -215,6 +222,7 @@ def test_a_pending_job_id_is_not_queued_twice_a_finished_one_is_replaced(redis_a
         assert jobs.rq_queue("default").job_ids == [first]
 
 
+@pytest.mark.stack("postgresql")
 def test_worker_process_runs_jobs_in_the_app_context_after_commit(redis_app, platform_id, trace):
     with WorkerProcess(redis_app, "default"):
         with redis_app.app_context():
@@ -226,6 +234,7 @@ def test_worker_process_runs_jobs_in_the_app_context_after_commit(redis_app, pla
         wait_for(lambda: lines(trace) == ["ada"])
 
 
+@pytest.mark.stack("postgresql")
 def test_a_failing_job_is_retried_with_backoff_until_it_succeeds(redis_app, trace):
     with redis_app.app_context():
         job_id = jobs.enqueue(
@@ -239,6 +248,7 @@ def test_a_failing_job_is_retried_with_backoff_until_it_succeeds(redis_app, trac
             wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED)
 
 
+@pytest.mark.stack("postgresql")
 def test_a_job_past_its_timeout_is_stopped_by_the_in_process_worker(redis_app, trace, monkeypatch):
     monkeypatch.setitem(jobs.QUEUES, "default", jobs.QueueSpec(timeout=1, retries=0, first_retry=1, max_retry_wait=1))
     with redis_app.app_context():
@@ -255,6 +265,7 @@ def test_a_job_past_its_timeout_is_stopped_by_the_in_process_worker(redis_app, t
         assert jobs.rq_queue("default").count == 1
 
 
+@pytest.mark.stack("postgresql")
 def test_forking_worker_runs_jobs_too(redis_app, trace):
     with redis_app.app_context():
         jobs.enqueue("analytics", RECORD, str(trace), "forked")
@@ -264,6 +275,7 @@ def test_forking_worker_runs_jobs_too(redis_app, trace):
     assert "forking" in output
 
 
+@pytest.mark.stack("postgresql")
 def test_a_worker_listens_only_to_the_queues_it_was_given(redis_app, trace):
     with redis_app.app_context():
         jobs.enqueue("grades", RECORD, str(trace), "grades")
@@ -275,9 +287,8 @@ def test_a_worker_listens_only_to_the_queues_it_was_given(redis_app, trace):
         assert jobs.rq_queue("analytics").count == 1
 
 
+@pytest.mark.stack("postgresql")
 def test_redis_down_at_commit_is_logged_and_the_caller_goes_on(make_app, backend, trace, caplog):
-    if backend != "postgresql":
-        pytest.skip("needs the Redis stack")
     make_app()  # the one the fixture cleans up afterwards, with a Redis that answers
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     with app.app_context():

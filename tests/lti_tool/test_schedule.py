@@ -133,9 +133,8 @@ def test_flask_jobs_status(app):
         assert "grades" in result.output and "failed" in result.output
 
 
+@pytest.mark.stack("postgresql")
 def test_a_worker_process_runs_the_periodic_jobs(make_app, backend, tmp_path, monkeypatch):
-    if backend != "postgresql":
-        pytest.skip("worker processes need the Redis stack")
     app = make_app()
     path = tmp_path / "sweeps.txt"
     monkeypatch.setenv("JOBS_TEST_TRACE", str(path))

@@ -70,9 +70,8 @@ def test_an_email_goes_out_once_with_text_and_html(mail_app, campus, smtp):
         assert (row.status, row.tries, row.last_error) == (SENT, 1, None)
 
 
+@pytest.mark.stack("postgresql")
 def test_duplicate_job_runs_send_once(mail_app, campus, smtp, backend):
-    if backend != "postgresql":
-        pytest.skip("real worker processes need the Redis stack")
     ada = campus.launch("ada")
     with mail_app.app_context():
         delivery_id = make_notification(ada)

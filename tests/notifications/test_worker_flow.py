@@ -13,13 +13,8 @@ from notifications.models import SENT, EmailDelivery, Notification
 from tests.support.worker import WorkerProcess, wait_for
 
 
-@pytest.fixture
-def redis_only(backend):
-    if backend != "postgresql":
-        pytest.skip("worker processes need the Redis stack")
-
-
-def test_a_delivered_grade_reaches_the_learner_in_app_and_by_email(redis_only, make_app, campus, smtp):
+@pytest.mark.stack("postgresql")
+def test_a_delivered_grade_reaches_the_learner_in_app_and_by_email(make_app, campus, smtp):
     app = make_app(**smtp.settings)
     client = app.test_client()
     ada = campus.launch("ada")
@@ -51,7 +46,8 @@ def test_a_delivered_grade_reaches_the_learner_in_app_and_by_email(redis_only, m
         assert jobs.stats()["notifications"]["failed"] == 0
 
 
-def test_an_smtp_outage_is_ridden_out_by_the_workers_retries(redis_only, make_app, campus, smtp, monkeypatch):
+@pytest.mark.stack("postgresql")
+def test_an_smtp_outage_is_ridden_out_by_the_workers_retries(make_app, campus, smtp, monkeypatch):
     # Short waits so the test sees the retry; the real queue waits 30 s, 60 s, ...
     monkeypatch.setitem(
         jobs.QUEUES, "notifications", jobs.QueueSpec(timeout=30, retries=5, first_retry=1, max_retry_wait=1)
